@@ -1,0 +1,141 @@
+"""Accuracy suite: every method on SMD (3 machines) and SKAB, several seeds, honest metrics.
+
+Each (benchmark, method, seed) is one process (``jobs.run_job``).  Rows a
+method cannot score (not enough history) get that method's lowest score, so
+they are never ranked as anomalies and no method is scored on different rows.
+SKAB's 34 experiment files are scored one by one and their metrics averaged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks import datasets
+from benchmarks.datasets import Benchmark, Case
+from benchmarks.jobs import JobResult, run_job
+from workbench import evaluation as ev
+
+METRICS = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "flagged_share", "hit100", "hit150", "pa_f1_best",
+           "vus_roc", "unscored_share")
+
+
+@dataclass
+class Target:
+    """A benchmark with the detection window its methods use and the VUS buffer its metrics use."""
+
+    benchmark: Benchmark
+    window: int
+    vus_window: int
+    group: str
+
+
+def targets(quick: bool = False, vus_window: int | None = None) -> list[Target]:
+    """SMD machines (window 200) and SKAB (window 100); ``quick`` keeps a few thousand rows of each."""
+    out = []
+    machines = datasets.SMD_MACHINES[:1] if quick else datasets.SMD_MACHINES
+    for machine in machines:
+        bench = datasets.load_smd(machine)
+        if quick:
+            bench = _shrink_smd(bench, 3000)
+        out.append(Target(bench, 200, vus_window or 200, "SMD"))
+    skab = datasets.load_skab()
+    if quick:
+        skab.cases = [skab.cases[0], skab.cases[16], skab.cases[21]]
+        skab.train = skab.train[:3000]
+    out.append(Target(skab, 100, vus_window or 100, "SKAB"))
+    return out
+
+
+def _shrink_smd(bench: Benchmark, rows: int) -> Benchmark:
+    case = bench.cases[0]
+    causes = [c for c in case.root_causes if c.end <= rows]
+    small = Case(case.name, case.test[:rows], case.labels[:rows], history=case.history, root_causes=causes)
+    return Benchmark(bench.name + f"[:{rows}]", bench.train[:rows], bench.variables, [small])
+
+
+def case_metrics(case: Case, out: dict[str, np.ndarray], vus_window: int) -> dict[str, float]:
+    """All metrics of one method's output on one case."""
+    score = np.asarray(out["score"], dtype=np.float64)
+    valid = np.isfinite(score)
+    if not valid.any():
+        raise ValueError(f"{case.name}: the method scored no row")
+    filled = np.where(valid, score, score[valid].min())
+    pred = np.asarray(out["is_anomaly"], dtype=bool) if "is_anomaly" in out else None
+    metrics = ev.evaluate(case.labels, filled, pred, window=vus_window)
+    metrics["unscored_share"] = float(1.0 - valid.mean())
+    if case.root_causes and "contributions" in out:
+        metrics["hit100"] = ev.hit_rate(out["contributions"], case.root_causes, 100)
+        metrics["hit150"] = ev.hit_rate(out["contributions"], case.root_causes, 150)
+    return metrics
+
+
+def job_metrics(target: Target, result: JobResult) -> dict[str, float]:
+    """Metrics of one job, averaged over the benchmark's cases."""
+    per_case = [case_metrics(case, result.case(i), target.vus_window) for i, case in enumerate(target.benchmark.cases)]
+    keys = set().union(*per_case)
+    return {k: float(np.mean([m[k] for m in per_case if k in m])) for k in sorted(keys)}
+
+
+def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bool = False,
+                 reuse_anchor: bool = False, vus_window: int | None = None, threads: int = 1, log=print) -> dict:
+    """Run the suite; returns per-run figures, timings and per-benchmark aggregates."""
+    runs = []
+    chosen = targets(quick, vus_window)
+    for target in chosen:
+        for method in methods:
+            for seed in seeds:
+                params = {"mode": "fit_score", "window": target.window, "epochs": epochs, "seed": seed,
+                          "threads": threads}
+                result = run_job(method, target.benchmark, params, reuse=(reuse_anchor and method == "anchor"),
+                                 log=log)
+                metrics = job_metrics(target, result)
+                runs.append({"benchmark": target.benchmark.name, "group": target.group, "method": method,
+                             "seed": seed, "window": target.window, "vus_window": target.vus_window,
+                             "cached": result.cached, "metrics": metrics, "timing": _timing(result)})
+                log(f"  {target.benchmark.name:24s} {method:8s} seed {seed}: VUS-PR {metrics['vus_pr']:.3f} "
+                    f"AUC-PR {metrics['auc_pr']:.3f} F1(own) {metrics.get('f1', float('nan')):.3f}")
+    infos = [{"benchmark": t.benchmark.name, "group": t.group, "window": t.window, "vus_window": t.vus_window,
+              "train_rows": len(t.benchmark.train), "test_rows": t.benchmark.n_test_rows,
+              "cases": len(t.benchmark.cases), "variables": len(t.benchmark.variables),
+              "anomaly_share": float(np.mean(np.concatenate([c.labels for c in t.benchmark.cases])))}
+             for t in chosen]
+    return {"settings": {"methods": methods, "seeds": seeds, "epochs": epochs, "threads": threads, "quick": quick},
+            "benchmarks": infos, "runs": runs, "summary": summarize(runs)}
+
+
+def _timing(result: JobResult) -> dict:
+    r = result.report
+    return {k: r[k] for k in ("fit_s", "import_s", "peak_rss_bytes", "peak_rss_after_fit_bytes") if k in r} | {
+        "score_s": float(np.sum(r.get("score_s", [0.0]))),
+        "epoch_s_median": float(np.median(r["epoch_s"])) if r.get("epoch_s") else None}
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """Mean and sample std over seeds, per benchmark and per group (group mean first taken per seed)."""
+    rows = []
+    by_key: dict[tuple[str, str], dict[int, dict]] = {}
+    for run in runs:
+        by_key.setdefault((run["benchmark"], run["method"]), {})[run["seed"]] = run["metrics"]
+    groups: dict[tuple[str, str], dict[int, list[dict]]] = {}
+    for run in runs:
+        groups.setdefault((run["group"], run["method"]), {}).setdefault(run["seed"], []).append(run["metrics"])
+    for (bench, method), per_seed in by_key.items():
+        rows.append({"benchmark": bench, "method": method, **_aggregate(list(per_seed.values()))})
+    for (group, method), per_seed in groups.items():
+        if len({r["benchmark"] for r in runs if r["group"] == group}) < 2:
+            continue
+        seed_means = [{k: float(np.mean([m[k] for m in ms if k in m])) for k in set().union(*ms)}
+                      for ms in per_seed.values()]
+        rows.append({"benchmark": f"{group} (mean of machines)", "method": method, **_aggregate(seed_means)})
+    return rows
+
+
+def _aggregate(per_seed: list[dict]) -> dict:
+    out = {"n_seeds": len(per_seed)}
+    for key in METRICS:
+        values = [m[key] for m in per_seed if key in m]
+        if values:
+            out[key] = {"mean": float(np.mean(values)),
+                        "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    return out

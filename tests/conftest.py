@@ -1,0 +1,78 @@
+"""Shared fixtures: paths to the shared data and a real Azurite blob service."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+AZURE_SAMPLE = SHARED_DATA / "azure_mvad_sample"
+SAMPLES = ROOT / "data" / "samples"
+
+# Azurite's well-known development account (public, documented by Microsoft)
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _azurite_binary() -> str | None:
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+    return str(local) if local.exists() else shutil.which("azurite-blob")
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Start azurite-blob in memory on a free loopback port; yields its connection string; stops it after."""
+    binary = _azurite_binary()
+    if binary is None:
+        pytest.fail("azurite-blob is not installed: run scripts/setup.sh")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="azurite-")  # its debug/extent files, if any, go here, not in the repo
+    proc = subprocess.Popen(
+        [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+         "--skipApiVersionCheck", "--silent"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=workdir,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"azurite exited early: {proc.stdout.read().decode(errors='replace')}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("azurite did not start within 30 s")
+    conn = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+    try:
+        yield conn
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _workbench_home(tmp_path, monkeypatch):
+    """Each test gets its own model registry home."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "workbench-home"))
+    os.environ.setdefault("WORKBENCH_NUM_THREADS", "1")

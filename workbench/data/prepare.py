@@ -1,0 +1,156 @@
+"""Data preparation as the v1.1 service did it: read, validate, align, fill, clip, count.
+
+``load`` takes a ``dataSource`` string; ``from_frame`` takes a pandas DataFrame
+for notebook users.  Both return :class:`PreparedData`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from workbench.contracts import (
+    MAX_TIMESTAMPS, RECOMMENDED_MIN_TIMESTAMPS, AlignPolicy, DataSchema, VariableState, format_timestamp,
+    parse_timestamp,
+)
+from workbench.data.align import AlignedData, align
+from workbench.data.sources import SourcePolicy, resolve
+from workbench.data.tables import read_variables
+from workbench.exceptions import DataError, ErrorCode, ValidationError
+
+
+class DataWarning(UserWarning):
+    """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps)."""
+
+
+@dataclass
+class PreparedData:
+    """Aligned data clipped to the requested range, with the full source kept for history."""
+
+    frame: pd.DataFrame                 # rows in [startTime, endTime], no NaN
+    history: AlignedData                # every aligned row of the source
+    variable_states: list[VariableState]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def variables(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def states_frame(self) -> pd.DataFrame:
+        """``variableStates`` as a table (for notebooks)."""
+        return pd.DataFrame([s.to_json() for s in self.variable_states])
+
+
+def load(
+    data_source: str,
+    data_schema: DataSchema | str = DataSchema.ONE_TABLE,
+    *,
+    start_time: pd.Timestamp | str | None = None,
+    end_time: pd.Timestamp | str | None = None,
+    align_policy: AlignPolicy | dict | None = None,
+    min_timestamps: int = 1,
+    source_policy: SourcePolicy | None = None,
+) -> PreparedData:
+    """Read ``data_source`` and prepare it; every failure is a WorkbenchError naming the file/column/row."""
+    schema = _schema(data_schema)
+    policy = _policy(align_policy)
+    start, end = _range(start_time, end_time)
+    raw = resolve(data_source, schema, policy=source_policy)
+    variables = read_variables(raw)
+    return _prepare(variables, policy, start, end, min_timestamps, label=raw.description)
+
+
+def from_frame(
+    frame: pd.DataFrame,
+    *,
+    start_time: pd.Timestamp | str | None = None,
+    end_time: pd.Timestamp | str | None = None,
+    align_policy: AlignPolicy | dict | None = None,
+    min_timestamps: int = 1,
+) -> PreparedData:
+    """Prepare a DataFrame with a DatetimeIndex or a ``timestamp`` column and one numeric column per variable."""
+    policy = _policy(align_policy)
+    start, end = _range(start_time, end_time)
+    return _prepare(variables_from_frame(frame), policy, start, end, min_timestamps, label="DataFrame")
+
+
+def variables_from_frame(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Split a wide DataFrame into per-variable float series on a sorted UTC index."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"expected a pandas DataFrame, got {type(frame).__name__}")
+    data = frame
+    if "timestamp" in data.columns:
+        data = data.set_index("timestamp")
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(data.index, utc=True, format="ISO8601"))
+    except (ValueError, TypeError) as exc:
+        raise DataError(ErrorCode.INVALID_TIMESTAMP, f"the index is not ISO-8601 timestamps ({exc})",
+                        column="timestamp") from exc
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise DataError(ErrorCode.DUPLICATE_TIMESTAMP, f"timestamp {dup.isoformat()} appears twice", column="timestamp")
+    if data.shape[1] == 0:
+        raise DataError(ErrorCode.NO_VARIABLES, "the DataFrame has no variable column")
+    order = np.argsort(index.asi8, kind="stable")
+    out = {}
+    for column in data.columns:
+        try:
+            values = pd.to_numeric(data[column], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        except (ValueError, TypeError) as exc:
+            raise DataError(ErrorCode.INVALID_VALUE, f"column holds non-numeric values ({exc})",
+                            column=str(column)) from exc
+        out[str(column)] = pd.Series(values[order], index=index[order].as_unit("ns"), name=str(column))
+    return out
+
+
+def _prepare(variables, policy, start, end, min_timestamps, *, label) -> PreparedData:
+    history = align(variables, policy)
+    clipped = history.clip(start, end)
+    rows = len(clipped.frame)
+    span = f"{format_timestamp(start) if start is not None else 'the start'} .. " \
+           f"{format_timestamp(end) if end is not None else 'the end'}"
+    if rows == 0:
+        raise DataError(ErrorCode.NOT_ENOUGH_DATA, f"no timestamp of the data lies in {span}", file=label)
+    if rows > MAX_TIMESTAMPS:
+        raise DataError(
+            ErrorCode.TOO_MANY_TIMESTAMPS,
+            f"{rows:,} timestamps in {span}; the limit is {MAX_TIMESTAMPS:,}: narrow startTime/endTime", file=label,
+        )
+    if rows < min_timestamps:
+        raise DataError(
+            ErrorCode.NOT_ENOUGH_DATA, f"{rows:,} timestamps in {span}; at least {min_timestamps:,} are needed",
+            file=label,
+        )
+    notes = []
+    if min_timestamps > 1 and rows < RECOMMENDED_MIN_TIMESTAMPS:
+        notes.append(f"only {rows:,} timestamps; at least {RECOMMENDED_MIN_TIMESTAMPS:,} are recommended for training")
+        warnings.warn(notes[-1], DataWarning, stacklevel=3)
+    return PreparedData(clipped.frame, history, clipped.variable_states(), notes)
+
+
+def _schema(value: DataSchema | str) -> DataSchema:
+    if isinstance(value, DataSchema):
+        return value
+    for member in DataSchema:
+        if isinstance(value, str) and value.lower() == member.value.lower():
+            return member
+    raise ValidationError(ErrorCode.INVALID_DATA_SCHEMA, f"'dataSchema' must be OneTable or MultiTable; got {value!r}")
+
+
+def _policy(value: AlignPolicy | dict | None) -> AlignPolicy:
+    if isinstance(value, AlignPolicy):
+        return value
+    return AlignPolicy.from_json(value)
+
+
+def _range(start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    start_ts = parse_timestamp(start, field_name="startTime") if start is not None else None
+    end_ts = parse_timestamp(end, field_name="endTime") if end is not None else None
+    if start_ts is not None and end_ts is not None and end_ts < start_ts:
+        raise ValidationError(
+            ErrorCode.INVALID_TIMESTAMP_RANGE,
+            f"endTime ({format_timestamp(end_ts)}) must be later than or equal to startTime ({format_timestamp(start_ts)})",
+        )
+    return start_ts, end_ts
