@@ -8,12 +8,13 @@ SKAB's 34 experiment files are scored one by one and their metrics averaged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks import datasets
 from benchmarks.datasets import Benchmark, Case
-from benchmarks.jobs import JobResult, run_job
+from benchmarks.jobs import CACHE, JobResult, run_job
 from workbench import evaluation as ev
 
 METRICS = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "flagged_share", "hit100", "hit150", "pa_f1_best",
@@ -78,17 +79,23 @@ def job_metrics(target: Target, result: JobResult) -> dict[str, float]:
 
 
 def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bool = False,
-                 reuse_anchor: bool = False, vus_window: int | None = None, threads: int = 1, log=print) -> dict:
-    """Run the suite; returns per-run figures, timings and per-benchmark aggregates."""
+                 reuse_anchor: bool = False, vus_window: int | None = None, threads: int = 1,
+                 product_epochs: int | None = None, cache_dir: Path = CACHE, log=print) -> dict:
+    """Run the suite; returns per-run figures, timings and per-benchmark aggregates.
+
+    ``epochs`` trains the anchor, ``product_epochs`` (default ``epochs``) the product.
+    """
+    product_epochs = epochs if product_epochs is None else product_epochs
     runs = []
     chosen = targets(quick, vus_window)
     for target in chosen:
         for method in methods:
             for seed in seeds:
-                params = {"mode": "fit_score", "window": target.window, "epochs": epochs, "seed": seed,
+                n_epochs = product_epochs if method == "product" else epochs
+                params = {"mode": "fit_score", "window": target.window, "epochs": n_epochs, "seed": seed,
                           "threads": threads}
                 result = run_job(method, target.benchmark, params, reuse=(reuse_anchor and method == "anchor"),
-                                 log=log)
+                                 cache_dir=cache_dir, log=log)
                 metrics = job_metrics(target, result)
                 runs.append({"benchmark": target.benchmark.name, "group": target.group, "method": method,
                              "seed": seed, "window": target.window, "vus_window": target.vus_window,
@@ -100,7 +107,8 @@ def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bo
               "cases": len(t.benchmark.cases), "variables": len(t.benchmark.variables),
               "anomaly_share": float(np.mean(np.concatenate([c.labels for c in t.benchmark.cases])))}
              for t in chosen]
-    return {"settings": {"methods": methods, "seeds": seeds, "epochs": epochs, "threads": threads, "quick": quick},
+    return {"settings": {"methods": methods, "seeds": seeds, "epochs": epochs, "product_epochs": product_epochs,
+                         "threads": threads, "quick": quick},
             "benchmarks": infos, "runs": runs, "summary": summarize(runs)}
 
 

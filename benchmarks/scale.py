@@ -42,10 +42,10 @@ def product_data_api_available() -> bool:
 
 
 def run_scale(methods: list[str], *, quick: bool = False, epochs: int | None = None, threads: int = 1,
-              log=print) -> dict:
+              cache_dir: Path = CACHE, log=print) -> dict:
     """Prepare, train and score the synthetic matrix; returns times and peak RSS."""
     n_rows = 20_000 if quick else 1_000_000
-    out_dir = CACHE / "scale"
+    out_dir = Path(cache_dir) / "scale"
     out_dir.mkdir(parents=True, exist_ok=True)
     values, labels = datasets.make_synthetic(n_rows, N_VARS, seed=0)
     zip_path = out_dir / f"synthetic-{n_rows}x{N_VARS}.zip"
@@ -69,7 +69,7 @@ def run_scale(methods: list[str], *, quick: bool = False, epochs: int | None = N
         params = {"mode": "fit_score", "window": 200, "epochs": 1 if quick else epochs, "seed": 0,
                   "threads": threads}
         log(f"scale: product training and inference on {n_rows:,} x {N_VARS}")
-        r = run_job("product", bench, params, log=log).report
+        r = run_job("product", bench, params, cache_dir=cache_dir, log=log).report
         result["product"] = {"fit_s": r["fit_s"], "score_s": float(np.sum(r["score_s"])),
                              "rows_per_s": n_rows / float(np.sum(r["score_s"])),
                              "peak_rss_after_fit_bytes": r["peak_rss_after_fit_bytes"],

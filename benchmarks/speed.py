@@ -14,13 +14,14 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks import datasets
 from benchmarks.accuracy import _shrink_smd
 from benchmarks.datasets import Benchmark, Case
-from benchmarks.jobs import ANCHOR_PYTHON, REPO, run_job
+from benchmarks.jobs import ANCHOR_PYTHON, CACHE, REPO, run_job
 
 IMPORTS = {"product": [("workbench", "import workbench"),
                        ("workbench.mvad.detector", "import workbench.mvad.detector")],
@@ -50,7 +51,7 @@ def _train_figures(report: dict) -> dict:
 
 
 def run_speed(methods: list[str], *, quick: bool = False, reuse_anchor: bool = False, threads: int = 1,
-              product_epochs: int | None = None, log=print) -> dict:
+              cache_dir: Path = CACHE, log=print) -> dict:
     """Measure each figure for ``methods`` (a subset of ``product``, ``anchor``) and the ratios."""
     methods = [m for m in methods if m in ("product", "anchor")]
     figures: dict[str, dict] = {m: {} for m in methods}
@@ -69,16 +70,15 @@ def run_speed(methods: list[str], *, quick: bool = False, reuse_anchor: bool = F
     train_epochs = 2 if quick else 100
     for method in methods:
         reuse = reuse_anchor and method == "anchor"
-        epochs = train_epochs if method == "anchor" or product_epochs is None else product_epochs
-        log(f"speed: {method} training on the Azure sample ({epochs} epochs)")
-        r = run_job(method, azure, {"mode": "fit_score", "window": 200, "epochs": epochs, "seed": 0,
-                                    "threads": threads}, reuse=reuse, log=log).report
+        log(f"speed: {method} training on the Azure sample ({train_epochs} epochs)")
+        r = run_job(method, azure, {"mode": "fit_score", "window": 200, "epochs": train_epochs, "seed": 0,
+                                    "threads": threads}, reuse=reuse, cache_dir=cache_dir, log=log).report
         figures[method]["azure_train"] = _train_figures(r)
         figures[method]["azure_train"]["peak_rss_bytes"] = r["peak_rss_bytes"]
 
         log(f"speed: {method} epochs and batch scoring on {smd.name}")
         r = run_job(method, smd, {"mode": "fit_score", "window": 200, "epochs": 1 if quick else 3, "seed": 0,
-                                  "threads": threads}, reuse=reuse, log=log).report
+                                  "threads": threads}, reuse=reuse, cache_dir=cache_dir, log=log).report
         score_s = float(np.sum(r["score_s"]))
         figures[method]["smd_train"] = _train_figures(r)
         figures[method]["smd_batch"] = {"rows": n_test, "score_s": score_s, "rows_per_s": n_test / score_s,
@@ -87,7 +87,7 @@ def run_speed(methods: list[str], *, quick: bool = False, reuse_anchor: bool = F
 
         log(f"speed: {method} detect-last latency")
         r = run_job(method, smd, {"mode": "latency", "window": 200, "epochs": 1, "seed": 0, "threads": threads,
-                                  "n_calls": 5 if quick else 50}, reuse=reuse, log=log).report
+                                  "n_calls": 5 if quick else 50}, reuse=reuse, cache_dir=cache_dir, log=log).report
         lat = np.asarray(r["latency_s"]) * 1000
         figures[method]["detect_last"] = {"calls": len(lat), "median_ms": float(np.median(lat)),
                                           "p99_ms": float(np.percentile(lat, 99)),

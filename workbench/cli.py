@@ -42,6 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "contract. Each subcommand mirrors a function of the Python API.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--home", help="registry folder for models and results (default $WORKBENCH_HOME or "
+                                       "~/.workbench)")
     sub = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     for register in _REGISTRY:
         register(sub)
@@ -131,7 +133,119 @@ def _zip_upload(args: argparse.Namespace) -> dict:
     return {"dataSource": url, "dataSchema": "MultiTable"}
 
 
-_REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload]
+# ---------------------------------------------------------------- multivariate models
+
+
+def _client(args: argparse.Namespace):
+    from workbench.client import AnomalyDetectorClient
+
+    return AnomalyDetectorClient(args.home)
+
+
+def _register_train(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a multivariate model (v1.1 training request)",
+        description="Train an MVAD model on a data source and register it. Waits for READY or FAILED and prints "
+                    "the v1.1 model JSON (status, diagnosticsInfo with losses every 10 epochs, variableStates).",
+    )
+    _add_data_arguments(p)
+    _add_align_arguments(p)
+    p.add_argument("--sliding-window", type=int, default=300, help="slidingWindow, 28..2880 (default 300)")
+    p.add_argument("--display-name", default="", help="displayName")
+    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
+    p.add_argument("--no-wait", action="store_true", help="return at once with status CREATED (poll with "
+                                                          "'models get')")
+    p.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> dict:
+    body = {"dataSource": args.data_source, "dataSchema": args.data_schema, "slidingWindow": args.sliding_window,
+            "alignPolicy": _align_policy(args), "displayName": args.display_name}
+    if args.start_time:
+        body["startTime"] = args.start_time
+    if args.end_time:
+        body["endTime"] = args.end_time
+    return _client(args).train_multivariate_model(body, wait=not args.no_wait, epochs=args.epochs)
+
+
+def _register_models(sub) -> None:
+    p = sub.add_parser("models", help="list, show, delete, export and import models",
+                       description="Manage the model registry.")
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    listing = actions.add_parser("list", help="list models, newest first", description="List models, newest first.")
+    listing.add_argument("--skip", type=int, default=0, help="models to skip (default 0)")
+    listing.add_argument("--top", type=int, default=10, help="models to return (default 10)")
+    listing.set_defaults(handler=lambda a: _client(a).list_multivariate_models(skip=a.skip, top=a.top))
+    get = actions.add_parser("get", help="show one model's JSON", description="Show a model's v1.1 JSON.")
+    get.add_argument("model_id")
+    get.set_defaults(handler=lambda a: _client(a).get_multivariate_model(a.model_id))
+    delete = actions.add_parser("delete", help="delete a model", description="Delete a model and its files.")
+    delete.add_argument("model_id")
+    delete.set_defaults(handler=lambda a: _client(a).delete_multivariate_model(a.model_id))
+    export = actions.add_parser("export", help="export a model to a zip",
+                                description="Write a READY model to a zip that predicts elsewhere.")
+    export.add_argument("model_id")
+    export.add_argument("path", help="zip file to write")
+    export.set_defaults(handler=lambda a: {"path": str(_client(a).export_model(a.model_id, a.path))})
+    imported = actions.add_parser("import", help="import a model zip", description="Register an exported model zip.")
+    imported.add_argument("path", help="zip file made by 'models export'")
+    imported.set_defaults(handler=lambda a: _client(a).import_model(a.path))
+
+
+def _register_detect(sub) -> None:
+    p = sub.add_parser(
+        "detect", help="batch detection (detect-batch) with a trained model",
+        description="Score a data source with a READY model and print the v1.1 detection result "
+                    "(summary and one result per timestamp). Rows before --start-time serve as history.",
+    )
+    p.add_argument("model_id")
+    p.add_argument("data_source", help="data source with exactly the model's variables (the model's dataSchema)")
+    p.add_argument("--start-time", help="startTime (ISO-8601)")
+    p.add_argument("--end-time", help="endTime (ISO-8601)")
+    p.add_argument("--top-contributor-count", type=int, default=10, help="contributors per anomaly (default 10)")
+    p.add_argument("--output", "-o", help="write the result JSON here (atomically) instead of printing it")
+    p.set_defaults(handler=_detect)
+
+
+def _detect(args: argparse.Namespace) -> dict | None:
+    body = {"dataSource": args.data_source, "topContributorCount": args.top_contributor_count}
+    if args.start_time:
+        body["startTime"] = args.start_time
+    if args.end_time:
+        body["endTime"] = args.end_time
+    result = _client(args).detect_multivariate_batch_anomaly(args.model_id, body, wait=True)
+    if args.output:
+        from workbench._atomic import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(result))
+        return {"resultId": result["resultId"], "status": result["summary"]["status"], "output": args.output}
+    return result
+
+
+def _register_detect_last(sub) -> None:
+    p = sub.add_parser(
+        "detect-last", help="streaming detection (detect-last) of the latest timestamp",
+        description="Post a v1.1 detect-last body (a JSON file with 'variables' and 'topContributorCount') to a "
+                    "READY model and print variableStates and the result for the latest timestamp.",
+    )
+    p.add_argument("model_id")
+    p.add_argument("body", help="JSON file with the detect-last request body")
+    p.set_defaults(handler=_detect_last)
+
+
+def _detect_last(args: argparse.Namespace) -> dict:
+    from workbench.exceptions import DataError, ErrorCode
+
+    try:
+        with open(args.body, encoding="utf-8") as handle:
+            body = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the request body ({exc})", file=args.body) from exc
+    return _client(args).detect_multivariate_last_anomaly(args.model_id, body)
+
+
+_REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload, _register_train, _register_models,
+                             _register_detect, _register_detect_last]
 
 
 if __name__ == "__main__":  # pragma: no cover

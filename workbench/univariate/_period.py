@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.univariate._seasonal import odd, phase_profile, robust_scale, rolling_mean, rolling_median
+from workbench.univariate._seasonal import period_mean, phase_profile, robust_scale
 
 MIN_PERIOD = 3
 MIN_STRENGTH = 0.3  # cross-validated R^2 a period must reach
@@ -44,9 +44,8 @@ def seasonal_strength(x: np.ndarray, period: int) -> float:
     n = len(x)
     if period < 2 or n < 2 * period + 1:
         return -np.inf
-    window = odd(period)
-    half = window // 2
-    d = (x - rolling_mean(x, window))[half:n - half]
+    half = period // 2 + 1
+    d = (x - period_mean(x, period))[half:n - half]
     m = len(d)
     if m <= period + 1:
         return -np.inf
@@ -116,13 +115,11 @@ def _climb(x: np.ndarray, peak: int, scores: dict[int, float]) -> None:
             scores[p] = seasonal_strength(x, p) if p >= MIN_PERIOD else -np.inf
         return scores[p]
 
-    best, reach = peak, max(1, peak // 50)
+    reach = max(1, peak // 50)
     for step in (-1, 1):
         p = peak
         while abs(p + step - peak) <= reach and score(p + step) > score(p):
             p += step
-        if score(p) > score(best):
-            best = p
 
 
 def detect_period(values: np.ndarray, granularity: str = "none", interval: int = 1) -> int:
@@ -163,5 +160,5 @@ def detect_periods(values: np.ndarray, count: int, granularity: str = "none", in
         if period == 0 or period in periods:
             break
         periods.append(period)
-        x = x - phase_profile(x - rolling_median(x, odd(period)), period)
+        x = x - phase_profile(x - period_mean(x, period), period)
     return periods

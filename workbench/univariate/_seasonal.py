@@ -1,8 +1,9 @@
 """Robust trend + seasonal decomposition on a regular grid, O(n log w).
 
-Rolling medians (pandas' skip list) give a first trend that ignores spikes; the seasonal
-profile is the per-phase median of what is left; the final trend is a moving mean of the
-deseasonalised series after winsorising it around the median trend.  Window edges are
+A moving mean over exactly one period gives a first trend free of the seasonal component; the
+seasonal profile is the per-phase median of what is left (robust to spikes); the final trend
+is a moving mean of the deseasonalised series after winsorising it around its rolling median
+(pandas' skip list).  Window edges are
 extrapolated linearly so that the newest point (last-point detection) is judged against
 the trend of the points before it rather than a truncated window that lags a slope.
 """
@@ -33,6 +34,24 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
     return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def period_mean(x: np.ndarray, period: int) -> np.ndarray:
+    """Centred mean over exactly one period (2 x period for an even one: half weight at both
+    ends), which cancels a seasonal component of that period; edges extrapolated."""
+    n = len(x)
+    half = period // 2
+    if n < 2 * half + 2:
+        return np.full(n, float(np.mean(x)))
+    csum = np.concatenate(([0.0], np.cumsum(x)))
+    centre = np.arange(half, n - half)
+    total = csum[centre + half + 1] - csum[centre - half]
+    if period % 2 == 0:
+        total -= 0.5 * (x[centre - half] + x[centre + half])
+    out = np.empty(n)
+    out[half:n - half] = total / period
+    out[:half], out[n - half:] = out[half], out[n - half - 1]
+    return extrapolate_edges(out, 2 * half + 1)
 
 
 def robust_scale(r: np.ndarray) -> float:
@@ -79,8 +98,7 @@ def decompose(x: np.ndarray, period: int, trend_window: int) -> tuple[np.ndarray
     """``(trend, seasonal)`` with ``x ~ trend + seasonal``; seasonal is zero when period < 2."""
     seasonal = np.zeros_like(x)
     if period >= 2:
-        base = extrapolate_edges(rolling_median(x, odd(period)), odd(period))
-        seasonal = phase_profile(x - base, period)
+        seasonal = phase_profile(x - period_mean(x, period), period)
     trend = robust_trend(x - seasonal, trend_window)
     if period >= 2:  # second pass: seasonal against the cleaner trend
         seasonal = phase_profile(x - trend, period)

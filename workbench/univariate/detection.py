@@ -8,10 +8,10 @@ normal quantile for the series length, widened as ``sensitivity`` drops below 99
 most ``maxAnomalyRatio`` of the points, the largest residuals first.  As in the service,
 ``upperBoundary = expectedValue + upperMargin`` separates normal from anomalous points.
 
-Change points compare straight-line fits over ``stableTrendWindow`` points on each side of
-every point (level jump and slope change, a chi-square with 2 degrees of freedom); the
-confidence is that test's probability raised to the number of independent windows, so a
-threshold of 0.9 means a 10% chance of one false change point in the whole series.
+Change points test, at every point, for a level step and for a slope bend within the
+``stableTrendWindow`` points on each side (against one straight line); the confidence is that
+test's probability raised to the number of points, so a threshold of 0.9 means at most
+about a 10% chance of one false change point in a whole clean series.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.ndimage import maximum_filter1d
+from scipy.signal import fftconvolve
+from scipy.special import erfc
 from scipy.stats import norm
 
 from workbench.contracts import (
@@ -37,22 +39,15 @@ from workbench.contracts import (
 )
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate._period import detect_period
-from workbench.univariate._seasonal import (
-    decompose,
-    extrapolate_edges,
-    odd,
-    phase_profile,
-    robust_scale,
-    robust_trend,
-    rolling_median,
-)
+from workbench.univariate._seasonal import decompose, odd, period_mean, phase_profile, robust_scale, robust_trend
 
 MAX_MISSING_RATIO = 0.5
 FALSE_ALARM_RATE = 0.05  # chance of one false anomaly in a clean series at sensitivity 99
 MIN_THRESHOLD = 3.0  # sigmas, for short series
 SENSITIVITY_SPAN = 33.0  # each 33 sensitivity points below 99 add one more threshold width
+CHI2_1_MEDIAN = 0.4549364  # median of a chi-square with 1 degree of freedom
 REFITS = 2  # trend refits with the flagged points taken out
-NONSEASONAL_WINDOW = (7, 1441)  # trend window bounds when there is no period: n/10 within these
+TREND_WINDOW = (7, 1441)  # bounds of the trend window, n / 10 within them
 # suggestedWindow without a period: the service's default history per granularity
 SUGGESTED_WINDOWS = {
     "yearly": 12, "monthly": 12, "weekly": 12, "daily": 28, "hourly": 168,
@@ -113,10 +108,10 @@ def threshold(n: int, sensitivity: int) -> float:
 
 
 def _trend_window(n: int, period: int) -> int:
-    if period >= 2:
-        return odd(period * 3 // 2)
-    lo, hi = NONSEASONAL_WINDOW
-    return odd(min(max(n // 10, lo), hi))
+    """A tenth of the series (within TREND_WINDOW), and at least 1.5 periods: entire detection
+    judges each point against a slow trend, so that a stretch shorter than half of it stands out."""
+    lo, hi = TREND_WINDOW
+    return odd(max(min(max(n // 10, lo), hi), period * 3 // 2))
 
 
 def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> dict[str, np.ndarray]:
@@ -186,37 +181,40 @@ def last_detection(options: UnivariateDetectionOptions) -> UnivariateLastDetecti
 # ---------------------------------------------------------------- change points
 
 
-def _window_fits(y: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and slope of the least-squares line over every window ``y[a:a+w]`` (a = 0..n-w)."""
-    k = np.arange(len(y), dtype=float)
-    cy = np.concatenate(([0.0], np.cumsum(y)))
-    cky = np.concatenate(([0.0], np.cumsum(k * y)))
-    sum_y = cy[w:] - cy[:-w]
-    sum_ky = cky[w:] - cky[:-w]
-    k_mean = np.arange(len(sum_y)) + (w - 1) / 2.0
-    sxx = w * (w * w - 1) / 12.0
-    return sum_y / w, (sum_ky - k_mean * sum_y) / sxx
+def _break_kernels(w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit filters that measure, over 2w points, a level step and a slope bend at the middle,
+    each orthogonal to a straight line (so a steady trend scores zero)."""
+    k = np.arange(2 * w, dtype=float)
+    line = np.column_stack([np.ones(2 * w), k - k.mean()])
+    kernels = []
+    for shape in ((k >= w).astype(float), np.maximum(k - (w - 0.5), 0.0)):
+        shape = shape - line @ np.linalg.lstsq(line, shape, rcond=None)[0]
+        kernels.append(shape / np.linalg.norm(shape))
+    return kernels[0], kernels[1]
 
 
 def _change_points(x: np.ndarray, period: int, w: int, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(is_change_point, confidence)`` per grid point."""
+    """``(is_change_point, confidence)`` per grid point.
+
+    At each t, the 2w points around it are projected on a level step and on a slope bend at t
+    (both orthogonal to a straight line): each squared projection over sigma^2 is a chi-square
+    with one degree of freedom, largest exactly at a break.  Each is deflated by its median over
+    the series when the noise is not white, and the larger of the two becomes a confidence
+    across all n points (Bonferroni; neighbouring windows overlap, so it is conservative).
+    """
     n = len(x)
     if period >= 2:
-        base = extrapolate_edges(rolling_median(x, odd(period)), odd(period))
-        x = x - phase_profile(x - base, period)
+        x = x - phase_profile(x - period_mean(x, period), period)
     sigma = robust_scale(np.diff(x, 2)) / math.sqrt(6.0)  # second differences ignore level and slope
-    mean, slope = _window_fits(x, w)
-    left_mean, left_slope = mean[:n - 2 * w + 1], slope[:n - 2 * w + 1]  # window [t-w, t)
-    right_mean, right_slope = mean[w:], slope[w:]  # window [t, t+w)
-    sxx = w * (w * w - 1) / 12.0
-    jump = (right_mean - right_slope * w / 2.0) - (left_mean + left_slope * w / 2.0)
-    jump_var = 2 * sigma ** 2 * (1.0 / w + (w / 2.0) ** 2 / sxx)
-    bend_var = 2 * sigma ** 2 / sxx
+    y = (x - np.median(x)) / sigma
     q = np.zeros(n)
-    q[w:n - w + 1] = jump ** 2 / jump_var + (right_slope - left_slope) ** 2 / bend_var
-    tests = max(1.0, n / w)
-    with np.errstate(divide="ignore"):  # q == 0 (no window on one side): log(0) -> confidence 0
-        confidence = np.exp(tests * np.log1p(-np.exp(-q / 2.0)))
+    for kernel in _break_kernels(w):
+        stat = fftconvolve(y, kernel[::-1], mode="valid")[:n - 2 * w + 1] ** 2  # t = w .. n - w
+        stat /= max(1.0, float(np.median(stat)) / CHI2_1_MEDIAN)
+        q[w:n - w + 1] = np.maximum(q[w:n - w + 1], stat)
+    false_alarm = np.minimum(1.0, 2.0 * erfc(np.sqrt(q / 2.0)))  # two tests at each point
+    with np.errstate(divide="ignore"):  # q == 0 (no full window on one side): log(0) -> confidence 0
+        confidence = np.exp(n * np.log1p(-false_alarm))
     peak = q == maximum_filter1d(q, size=2 * w + 1, mode="constant")
     return peak & (confidence >= level) & (q > 0), confidence
 

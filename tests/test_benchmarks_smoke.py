@@ -1,0 +1,60 @@
+"""Smoke run of the benchmark harness on tiny data (no anchor venv needed), so it cannot rot."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import datasets, run
+from benchmarks.datasets import SHARED_DATA
+
+pytestmark = pytest.mark.skipif(not (SHARED_DATA / "smd").is_dir(), reason="shared/data is not beside the repo")
+
+
+def test_quick_harness_writes_a_report_with_honest_metrics(tmp_path):
+    methods = ["pca", "random"] + (["product"] if run.product_available() else [])
+    out = tmp_path / "results"
+    rc = run.main(["--suite", "all", "--quick", "--methods", ",".join(methods),
+                   "--output", str(out), "--cache", str(tmp_path / "cache")])
+    assert rc == 0
+    results = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+
+    acc = results["accuracy"]
+    assert acc["settings"]["seeds"] == [0, 1]
+    pairs = {(r["benchmark"], r["method"], r["seed"]) for r in acc["runs"]}
+    assert len(pairs) == len(acc["benchmarks"]) * len(methods) * 2
+    for r in acc["runs"]:
+        m = r["metrics"]
+        for key in ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "flagged_share", "pa_f1_best"):
+            assert 0.0 <= m[key] <= 1.0, (r["method"], key, m[key])
+        if r["group"] == "SMD":
+            assert 0.0 <= m["hit100"] <= m["hit150"] <= 1.0
+    # the random baseline's seeds differ, PCA's do not
+    rand = [r["metrics"]["vus_pr"] for r in acc["runs"] if r["method"] == "random" and r["group"] == "SKAB"]
+    pca = [r["metrics"]["vus_pr"] for r in acc["runs"] if r["method"] == "pca" and r["group"] == "SKAB"]
+    assert rand[0] != rand[1] and pca[0] == pca[1]
+
+    assert "VUS-PR" in md and "PA-F1 (point-adjusted, inflated)" in md
+    assert "## Machine" in md and "python -m benchmarks.run" in md
+    assert results["scale"]["prep"]["pandas"]["rows"] == 20_000
+    if "product" in methods:
+        assert results["speed"]["figures"]["product"]["detect_last"]["calls"] == 5
+
+
+def test_synthetic_generator_is_deterministic_and_labelled():
+    a, la = datasets.make_synthetic(5000, 4, seed=3, n_anomalies=5)
+    b, lb = datasets.make_synthetic(5000, 4, seed=3, n_anomalies=5)
+    assert a.shape == (5000, 4) and a.dtype == np.float32
+    assert np.array_equal(a, b) and np.array_equal(la, lb)
+    assert 0 < la.mean() < 0.5
+
+
+def test_smd_interpretation_labels_are_half_open_and_zero_based():
+    causes = datasets.parse_interpretation_label("15849-16368:1,9,10,12,13,14,15\n")
+    assert causes == [datasets.RootCause(15849, 16368, (0, 8, 9, 11, 12, 13, 14))]
+    bench = datasets.load_smd("machine-2-1")
+    case = bench.cases[0]
+    assert bench.train.shape[1] == 38 and len(case.labels) == len(case.test)
+    assert all(case.labels[c.start:c.end].all() for c in case.root_causes)

@@ -1,0 +1,159 @@
+"""Batch (detect-batch) and streaming (detect-last) inference with v1.1 results.
+
+Batch detection reads the whole source up to ``endTime`` so that rows before
+``startTime`` can supply the sliding window; rows that still lack a full window
+get ``InsufficientHistoricalData``.  Scores are kept as arrays (``Detections``)
+and turned into v1.1 JSON only when asked, so a million rows stay cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench import data
+from workbench.contracts import (
+    AlignPolicy, AnomalyState, AnomalyValue, CorrelationChanges, DataSchema, ErrorResponse, Interpretation,
+    LastDetectionRequest, LastDetectionResult, VariableState, parse_timestamp,
+)
+from workbench.exceptions import DataError, ErrorCode, ValidationError
+
+INSUFFICIENT_HISTORY = ErrorResponse(ErrorCode.INSUFFICIENT_HISTORICAL_DATA, "historical data is not enough.")
+
+
+@dataclass
+class Detections:
+    """Per-timestamp scores of a detection: the pandas-native result behind the v1.1 JSON."""
+
+    frame: pd.DataFrame            # index: timestamp; columns: valid, is_anomaly, severity, score
+    contributions: pd.DataFrame    # (T, V) contribution of each variable, rows sum to 1 (NaN where not valid)
+    changed_variables: dict[int, dict[str, list[str]]]   # row -> {variable: changedVariables}, anomalous rows
+
+    @property
+    def variables(self) -> list[str]:
+        return [str(c) for c in self.contributions.columns]
+
+    def interpretation(self, row: int, top_k: int) -> list[Interpretation]:
+        """Top-k contributors of one row, each with its correlation changes (for anomalous rows)."""
+        weights = self.contributions.iloc[row].to_numpy()
+        if np.isnan(weights).all():
+            return []
+        order = np.argsort(-weights, kind="stable")[:top_k]
+        changes = self.changed_variables.get(row, {})
+        return [
+            Interpretation(self.variables[j], float(weights[j]), CorrelationChanges(changes.get(self.variables[j], [])))
+            for j in order
+        ]
+
+    def results(self, top_k: int) -> list[AnomalyState]:
+        """The v1.1 ``results`` list; interpretation is given for anomalous rows, as the service did."""
+        out = []
+        valid = self.frame["valid"].to_numpy()
+        flags = self.frame["is_anomaly"].to_numpy()
+        severity = self.frame["severity"].to_numpy()
+        score = self.frame["score"].to_numpy()
+        for i, ts in enumerate(self.frame.index):
+            if not valid[i]:
+                out.append(AnomalyState(ts, None, [INSUFFICIENT_HISTORY]))
+                continue
+            interpretation = self.interpretation(i, top_k) if flags[i] else []
+            value = AnomalyValue(bool(flags[i]), float(severity[i]), float(score[i]), interpretation)
+            out.append(AnomalyState(ts, value, []))
+        return out
+
+
+def check_variables(expected: list[str], actual: list[str]) -> None:
+    """Inference data must hold exactly the model's variables."""
+    missing = [v for v in expected if v not in set(actual)]
+    extra = [v for v in actual if v not in set(expected)]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing variables: {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected variables: {', '.join(extra)}")
+        raise DataError(ErrorCode.VARIABLE_MISMATCH,
+                        "the data must hold exactly the model's variables; " + "; ".join(parts))
+
+
+def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int) -> Detections:
+    """Score rows ``first_row..`` of ``history`` (earlier rows only supply the sliding window)."""
+    window = detector.sliding_window
+    start = max(0, first_row - window)
+    values = history.to_numpy(dtype=np.float64)[start:]
+    scored = detector.score(values)
+    keep = slice(first_row - start, None)
+    index = history.index[first_row:]
+    frame = pd.DataFrame({
+        "valid": scored.valid[keep],
+        "is_anomaly": scored.is_anomaly[keep] & scored.valid[keep],
+        "severity": np.where(scored.valid[keep], scored.severity[keep], np.nan),
+        "score": scored.score[keep],
+    }, index=index)
+    frame.index.name = "timestamp"
+    contributions = pd.DataFrame(scored.contributions[keep], index=index, columns=history.columns)
+    contributions[~frame["valid"].to_numpy()] = np.nan
+    changed = {}
+    for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):
+        changed[int(row)] = detector.correlation_changes(values, int(row) + (first_row - start), top_k)
+    return Detections(frame, contributions, changed)
+
+
+def detect_prepared(detector, prepared: data.PreparedData, top_k: int) -> Detections:
+    """Score the requested rows of prepared data, using earlier rows of the source as history."""
+    check_variables(list(detector.variables_), prepared.variables)
+    history = prepared.history.frame[list(detector.variables_)]
+    first_row = int(np.searchsorted(history.index.asi8, prepared.frame.index[0].value))
+    last_row = int(np.searchsorted(history.index.asi8, prepared.frame.index[-1].value, side="right"))
+    return score_frame(detector, history.iloc[:last_row], first_row, top_k)
+
+
+def load_for_detection(model_info: dict, data_source: str, start_time, end_time, source_policy=None):
+    """Prepare inference data with the model's schema and align policy."""
+    return data.load(
+        data_source, DataSchema(model_info["dataSchema"]), start_time=start_time, end_time=end_time,
+        align_policy=AlignPolicy.from_json(model_info.get("alignPolicy")), source_policy=source_policy,
+    )
+
+
+def detect_last(detector, model_info: dict, request: LastDetectionRequest) -> LastDetectionResult:
+    """Score the latest timestamp of a detect-last body."""
+    variables = {v.variable: _request_series(v) for v in request.variables}
+    if len(variables) != len(request.variables):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "a variable appears twice in 'variables'")
+    check_variables(list(detector.variables_), list(variables))
+    aligned = data.align({k: variables[k] for k in detector.variables_},
+                         AlignPolicy.from_json(model_info.get("alignPolicy")))
+    states: list[VariableState] = aligned.variable_states()
+    window = detector.sliding_window
+    frame = aligned.frame.iloc[-(window + 1):]
+    detections = score_frame(detector, frame, len(frame) - 1, request.top_contributor_count)
+    return LastDetectionResult(states, detections.results(request.top_contributor_count))
+
+
+def _request_series(item) -> pd.Series:
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(item.timestamps, format="ISO8601", utc=True))
+    except (ValueError, TypeError):
+        bad = next((t for t in item.timestamps if not _is_timestamp(t)), None)
+        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
+                              f"variable '{item.variable}' has a timestamp that is not ISO-8601: {bad!r}") from None
+    try:
+        values = np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(ErrorCode.INVALID_VALUE,
+                              f"variable '{item.variable}' has a value that is not a number") from None
+    if index.has_duplicates:
+        raise ValidationError(ErrorCode.DUPLICATE_TIMESTAMP,
+                              f"variable '{item.variable}' repeats timestamp {index[index.duplicated()][0].isoformat()}")
+    order = np.argsort(index.asi8, kind="stable")
+    return pd.Series(values[order], index=index[order].as_unit("ns"), name=item.variable)
+
+
+def _is_timestamp(value) -> bool:
+    try:
+        parse_timestamp(value)
+        return True
+    except ValidationError:
+        return False
