@@ -23,12 +23,19 @@ METRICS = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "flagged_share", "hit
 
 @dataclass
 class Target:
-    """A benchmark with the detection window its methods use and the VUS buffer its metrics use."""
+    """A benchmark with the detection window its methods use and the VUS buffer its metrics use.
+
+    ``vus_window`` None means TSB-AD's protocol: per case, the dominant period
+    of the first variable of the test data (``evaluation.period_window``).
+    """
 
     benchmark: Benchmark
     window: int
-    vus_window: int
+    vus_window: int | None
     group: str
+
+    def case_vus_window(self, case: Case) -> int:
+        return self.vus_window if self.vus_window is not None else ev.period_window(case.test[:, 0])
 
 
 def targets(quick: bool = False, vus_window: int | None = None) -> list[Target]:
@@ -39,12 +46,12 @@ def targets(quick: bool = False, vus_window: int | None = None) -> list[Target]:
         bench = datasets.load_smd(machine)
         if quick:
             bench = _shrink_smd(bench, 3000)
-        out.append(Target(bench, 200, vus_window or 200, "SMD"))
+        out.append(Target(bench, 200, vus_window, "SMD"))
     skab = datasets.load_skab()
     if quick:
         skab.cases = [skab.cases[0], skab.cases[16], skab.cases[21]]
         skab.train = skab.train[:3000]
-    out.append(Target(skab, 100, vus_window or 100, "SKAB"))
+    out.append(Target(skab, 100, vus_window, "SKAB"))
     return out
 
 
@@ -73,7 +80,8 @@ def case_metrics(case: Case, out: dict[str, np.ndarray], vus_window: int) -> dic
 
 def job_metrics(target: Target, result: JobResult) -> dict[str, float]:
     """Metrics of one job, averaged over the benchmark's cases."""
-    per_case = [case_metrics(case, result.case(i), target.vus_window) for i, case in enumerate(target.benchmark.cases)]
+    per_case = [case_metrics(case, result.case(i), target.case_vus_window(case))
+                for i, case in enumerate(target.benchmark.cases)]
     keys = set().union(*per_case)
     return {k: float(np.mean([m[k] for m in per_case if k in m])) for k in sorted(keys)}
 
@@ -98,17 +106,19 @@ def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bo
                                  cache_dir=cache_dir, log=log)
                 metrics = job_metrics(target, result)
                 runs.append({"benchmark": target.benchmark.name, "group": target.group, "method": method,
-                             "seed": seed, "window": target.window, "vus_window": target.vus_window,
+                             "seed": seed, "window": target.window,
                              "cached": result.cached, "metrics": metrics, "timing": _timing(result)})
                 log(f"  {target.benchmark.name:24s} {method:8s} seed {seed}: VUS-PR {metrics['vus_pr']:.3f} "
                     f"AUC-PR {metrics['auc_pr']:.3f} F1(own) {metrics.get('f1', float('nan')):.3f}")
-    infos = [{"benchmark": t.benchmark.name, "group": t.group, "window": t.window, "vus_window": t.vus_window,
+    infos = [{"benchmark": t.benchmark.name, "group": t.group, "window": t.window,
+              "vus_windows": [t.case_vus_window(c) for c in t.benchmark.cases],
               "train_rows": len(t.benchmark.train), "test_rows": t.benchmark.n_test_rows,
               "cases": len(t.benchmark.cases), "variables": len(t.benchmark.variables),
               "anomaly_share": float(np.mean(np.concatenate([c.labels for c in t.benchmark.cases])))}
              for t in chosen]
     return {"settings": {"methods": methods, "seeds": seeds, "epochs": epochs, "product_epochs": product_epochs,
-                         "threads": threads, "quick": quick},
+                         "threads": threads, "quick": quick,
+                         "vus_window": "auto (TSB-AD period rule)" if vus_window is None else vus_window},
             "benchmarks": infos, "runs": runs, "summary": summarize(runs)}
 
 

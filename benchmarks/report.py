@@ -68,8 +68,8 @@ def _accuracy_section(acc: dict) -> list[str]:
              "Cells are mean ± sample standard deviation over seeds; the SMD mean takes the mean over machines "
              "per seed first. Rows a method cannot score (no full window of history) get its lowest score.",
              "",
-             "- **VUS-PR** is the primary metric (volume under the range-based PR surface, TSB-AD's definition; "
-             "buffer 0..`vus_window` rows). AUC-PR and AUC-ROC are point-wise.",
+             f"- **VUS-PR** is the primary metric (volume under the range-based PR surface, TSB-AD's definition, 250 "
+             f"thresholds; buffer widths 0..the VUS buffer: {s['vus_window']}). AUC-PR and AUC-ROC are point-wise.",
              "- **best F1** uses the threshold that maximises F1 on the test labels: an upper bound, not deployable.",
              "- **F1 own threshold** is the F1 of each method's own deployable flag (product and anchor: their "
              "`isAnomaly`; PCA and IsolationForest: the 99th percentile of their training scores; random: 1%), "
@@ -83,7 +83,9 @@ def _accuracy_section(acc: dict) -> list[str]:
     lines += ["| benchmark | window | VUS buffer | train rows | test rows | cases | variables | anomaly share |",
               "|---|---|---|---|---|---|---|---|"]
     for b in acc["benchmarks"]:
-        lines.append(f"| {b['benchmark']} | {b['window']} | {b['vus_window']} | {b['train_rows']:,} | "
+        w = b["vus_windows"]
+        buffers = str(w[0]) if len(set(w)) == 1 else f"{min(w)}-{max(w)} (per case)"
+        lines.append(f"| {b['benchmark']} | {b['window']} | {buffers} | {b['train_rows']:,} | "
                      f"{b['test_rows']:,} | {b['cases']} | {b['variables']} | {100 * b['anomaly_share']:.1f}% |")
     lines.append("")
     order = {m: i for i, m in enumerate(s["methods"])}
@@ -149,6 +151,10 @@ def _speed_section(speed: dict) -> list[str]:
     row("`import workbench` / `import anomaly_detector` s",
         lambda x: x.get("import_s[workbench]", x.get("import_s[anomaly_detector]")), ".2f", "import_speedup")
     row("`import workbench.mvad.detector` s (loads torch)", lambda x: x["import_s[workbench.mvad.detector]"], ".2f")
+    cached = [METHOD_NAMES.get(m, m) for m in methods if f[m].get("cached")]
+    if cached:
+        lines.append(f"\nFigures of {', '.join(cached)} were measured in an earlier run on this machine and reused "
+                     "from `benchmarks/cache/` (`--reuse-anchor`).")
     lines.append("")
     return lines
 

@@ -59,6 +59,15 @@ def _anchor_versions() -> str | None:
     return proc.stdout.strip() or None
 
 
+def _vus_window(text: str) -> int | None:
+    if text == "auto":
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 'auto' or a non-negative integer")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,8 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training epochs of the product (accuracy suite; default: --epochs)")
     p.add_argument("--scale-epochs", type=int, default=None,
                    help="product epochs on the 1M x 20 scale case (default: the product's own default)")
-    p.add_argument("--vus-window", type=int, default=None,
-                   help="VUS buffer width (default: each benchmark's detection window, 200 SMD / 100 SKAB)")
+    p.add_argument("--vus-window", type=_vus_window, default=None,
+                   help="VUS buffer width in rows, or 'auto' (default): TSB-AD's rule, the dominant period of "
+                        "each test series' first variable")
     p.add_argument("--threads", type=int, default=1, help="torch threads in every method (default 1)")
     p.add_argument("--reuse-anchor", action="store_true",
                    help="reuse cached anchor runs from benchmarks/cache/ (same data, parameters and runner only)")

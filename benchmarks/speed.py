@@ -71,8 +71,10 @@ def run_speed(methods: list[str], *, quick: bool = False, reuse_anchor: bool = F
     for method in methods:
         reuse = reuse_anchor and method == "anchor"
         log(f"speed: {method} training on the Azure sample ({train_epochs} epochs)")
-        r = run_job(method, azure, {"mode": "fit_score", "window": 200, "epochs": train_epochs, "seed": 0,
-                                    "threads": threads}, reuse=reuse, cache_dir=cache_dir, log=log).report
+        job = run_job(method, azure, {"mode": "fit_score", "window": 200, "epochs": train_epochs, "seed": 0,
+                                      "threads": threads}, reuse=reuse, cache_dir=cache_dir, log=log)
+        figures[method]["cached"] = job.cached
+        r = job.report
         figures[method]["azure_train"] = _train_figures(r)
         figures[method]["azure_train"]["peak_rss_bytes"] = r["peak_rss_bytes"]
 

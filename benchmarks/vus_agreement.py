@@ -4,7 +4,7 @@ Needs a throwaway environment holding the reference packages without torch::
 
     python3.11 -m venv /tmp/vusenv
     /tmp/vusenv/bin/pip install --no-deps tsb-ad==1.5 vus==0.0.6
-    /tmp/vusenv/bin/pip install numpy scikit-learn scipy pandas tqdm
+    /tmp/vusenv/bin/pip install numpy scikit-learn scipy pandas tqdm statsmodels
     PYTHONPATH=. /tmp/vusenv/bin/python -m benchmarks.vus_agreement
 
 Prints the largest absolute difference over random cases (ranges of varied
@@ -36,13 +36,14 @@ def _case(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
 def main() -> None:
     from sklearn.metrics import average_precision_score, roc_auc_score
     from TSB_AD.evaluation.basic_metrics import generate_curve
+    from TSB_AD.utils.slidingWindows import find_length_rank
     from vus.utils.metrics import metricor
 
     from workbench import evaluation as ev
 
     rng = np.random.default_rng(7)
     worst = {"VUS-PR tsb-ad": 0.0, "VUS-ROC tsb-ad": 0.0, "VUS-PR vus": 0.0, "AUC-PR sklearn": 0.0,
-             "AUC-ROC sklearn": 0.0}
+             "AUC-ROC sklearn": 0.0, "period window": 0.0}
     n_cases = 60
     for _ in range(n_cases):
         y, s, window = _case(rng)
@@ -54,6 +55,9 @@ def main() -> None:
         worst["VUS-PR vus"] = max(worst["VUS-PR vus"], abs(ours["vus_pr"] - vus_pr_ref))
         worst["AUC-PR sklearn"] = max(worst["AUC-PR sklearn"], abs(ours["auc_pr"] - average_precision_score(y, s)))
         worst["AUC-ROC sklearn"] = max(worst["AUC-ROC sklearn"], abs(ours["auc_roc"] - roc_auc_score(y, s)))
+        period = np.sin(2 * np.pi * np.arange(len(s)) / rng.integers(4, 400)) + s
+        worst["period window"] = max(worst["period window"],
+                                     abs(ev.period_window(period) - find_length_rank(period.reshape(-1, 1), rank=1)))
     print(f"{n_cases} random cases; largest absolute difference:")
     for name, diff in worst.items():
         print(f"  {name:16s} {diff:.2e}")

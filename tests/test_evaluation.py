@@ -136,6 +136,14 @@ def test_evaluate_returns_every_metric_and_handles_25k_rows():
     assert 0.0 < out["vus_pr"] < 1.0
 
 
+def test_period_window_follows_the_tsb_ad_rule():
+    t = np.arange(3000)
+    assert ev.period_window(np.sin(2 * np.pi * t / 24)) == 24
+    assert ev.period_window(np.sin(2 * np.pi * t / 90) + 0.1 * np.cos(2 * np.pi * t / 9)) == 90
+    assert ev.period_window(np.sin(2 * np.pi * t / 360)) == 125  # beyond 300 lags: the default
+    assert ev.period_window(np.ones(500)) == 125
+
+
 # ----------------------------------------------------------------------------- HitRate
 
 def test_hit_rate_at_100_and_150_percent():

@@ -31,7 +31,7 @@ from workbench.exceptions import ErrorCode, ValidationError
 
 __all__ = [
     "auc_pr", "auc_roc", "best_f1", "best_point_adjusted_f1", "evaluate", "f1_score", "hit_rate",
-    "point_adjust", "point_adjusted_f1", "vus_pr", "vus_roc",
+    "period_window", "point_adjust", "point_adjusted_f1", "vus_pr", "vus_roc",
 ]
 
 
@@ -247,6 +247,32 @@ def _range_volumes(y: np.ndarray, s: np.ndarray, window: int, n_thresholds: int)
         x, yy = np.r_[0.0, fpr, 1.0], np.r_[0.0, tpr, 1.0]
         roc[w] = np.sum(np.diff(x) * (yy[1:] + yy[:-1]) / 2)
     return float(roc.mean()), float(ap.mean())
+
+
+def period_window(series, *, max_rows: int = 20_000, max_lag: int = 400, default: int = 125) -> int:
+    """TSB-AD's VUS buffer: the dominant period of ``series`` from its autocorrelation.
+
+    The lag (3..300) of the highest local maximum of the autocorrelation over
+    the first ``max_rows`` rows; ``default`` when there is none in that range.
+    TSB-AD applies it to the first variable of each test series.
+    """
+    x = np.asarray(series, dtype=np.float64).ravel()[:max_rows]
+    if len(x) < 2 or not np.isfinite(x).all():
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "series must hold at least 2 finite values")
+    x = x - x.mean()
+    size = 1 << int(np.ceil(np.log2(2 * len(x) - 1)))
+    spectrum = np.fft.rfft(x, size)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    if acov[0] <= 0:
+        return default
+    acf = acov / acov[0]
+    base = 3
+    tail = acf[base:]
+    inner = np.flatnonzero((tail[1:-1] > tail[:-2]) & (tail[1:-1] > tail[2:])) + 1
+    if len(inner) == 0:
+        return default
+    best = int(inner[np.argmax(tail[inner])])
+    return best + base if 3 <= best <= 300 else default
 
 
 def vus_pr(labels, score, *, window: int = 100, n_thresholds: int = 250) -> float:

@@ -58,7 +58,8 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
             ErrorCode.NOT_ENOUGH_DATA,
             "the variables share no timestamp (alignMode Inner keeps only timestamps present in every variable)",
         )
-    values = np.full((stamps.size, len(names)), np.nan)
+    # column-major: each variable is contiguous (fast fills), and pandas can wrap it without a copy
+    values = np.full((stamps.size, len(names)), np.nan, order="F")
     for j, (name, own) in enumerate(zip(names, indexes)):
         series = variables[name].to_numpy(dtype=np.float64)
         if own.size == stamps.size and np.array_equal(own, stamps):
@@ -72,7 +73,7 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
         if not observed[:, j].all():
             values[:, j] = _fill(values[:, j], observed[:, j], stamps, policy, name)
     index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
-    return AlignedData(pd.DataFrame(values, index=index, columns=names), observed)
+    return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed)
 
 
 def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
@@ -84,7 +85,12 @@ def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
         for ix in indexes[1:]:
             joined = np.intersect1d(joined, ix, assume_unique=True)
         return joined
-    return np.unique(np.concatenate(indexes))
+    # each index is sorted, so a stable sort (timsort) merges the runs in O(n log k); np.unique would hash
+    merged = np.sort(np.concatenate(indexes), kind="stable")
+    keep = np.empty(merged.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
 
 
 def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: AlignPolicy, name: str) -> np.ndarray:

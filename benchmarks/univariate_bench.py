@@ -1,0 +1,250 @@
+"""Univariate benchmark: service-sample agreement, speed, and VUS-PR against the anchor.
+
+    .venv/bin/python -m benchmarks.univariate_bench [--quick]
+
+1. Agreement with the retired service's own responses in ``azure_mvad_sample/univariate``:
+   isAnomaly of ``batch-response.json`` point by point, the period, and the last point of
+   ``latest-point-response.json``.
+2. Speed of entire detection: 8,640 points (the service's cap) and 1,000,000 points, through the
+   JSON contract and through the pandas API.
+3. VUS-PR on single labelled columns, side by side with the univariate detector of
+   ``time-series-anomaly-detector`` 0.4.0 run in ``benchmarks/.venv-anchor`` (a subprocess that
+   imports nothing from this repository): the SMD machines' three most cited root-cause
+   columns (test split into chunks of at most 8,640 rows, the anchor's limit) and every SKAB
+   sensor column.  Both get the same points and default parameters; each point's score is its
+   deviation from the detector's expected value, |value - expectedValue| (and, second, the
+   0/1 isAnomaly).
+
+Writes ``benchmarks/results/univariate.json``.  This module's top level imports only the
+standard library and numpy, so the anchor venv can run its worker.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ANCHOR_PYTHON = HERE / ".venv-anchor" / "bin" / "python"
+SAMPLES = HERE.parents[1] / "shared" / "data" / "azure_mvad_sample" / "univariate"
+RESULTS = HERE / "results" / "univariate.json"
+ANCHOR_MAX_POINTS = 8640
+SMD_COLUMNS_PER_MACHINE = 3
+
+
+# ---------------------------------------------------------------- anchor worker (runs in .venv-anchor)
+
+
+def _anchor_worker(in_path: str, out_path: str) -> None:
+    """Entire detection with the anchor on every series of ``in_path``; expected values and flags out."""
+    import warnings
+
+    import pandas as pd
+    from anomaly_detector import EntireAnomalyDetector
+
+    warnings.simplefilter("ignore")
+    data = np.load(in_path)
+    meta = json.loads(str(data["meta"]))
+    out: dict[str, np.ndarray] = {}
+    seconds = []
+    for i, granularity in enumerate(meta["granularity"]):
+        values = data[f"series_{i}"].astype(float)
+        frame = pd.DataFrame({"timestamp": pd.date_range("2020-01-01", periods=len(values), freq="min"),
+                              "value": values})
+        if granularity == "none":
+            frame = frame[["value"]]
+        t0 = time.perf_counter()
+        try:
+            result = EntireAnomalyDetector().predict(None, frame, {"granularity": granularity})
+        except Exception as exc:  # the anchor rejects some series (e.g. constant ones): record and go on
+            print(f"anchor failed on series {i}: {exc}", file=sys.stderr)
+            out[f"expected_{i}"] = np.full(len(values), np.nan)
+            out[f"anomaly_{i}"] = np.zeros(len(values), dtype=bool)
+            seconds.append(float("nan"))
+            continue
+        seconds.append(time.perf_counter() - t0)
+        out[f"expected_{i}"] = np.array([r["result"]["expected_value"] for r in result], dtype=float)
+        out[f"anomaly_{i}"] = np.array([r["result"]["is_anomaly"] for r in result], dtype=bool)
+    out["seconds"] = np.array(seconds)
+    np.savez(out_path, **out)
+
+
+# ---------------------------------------------------------------- 1. service samples
+
+
+def service_agreement() -> dict:
+    from workbench.univariate import detect_entire_series, detect_last_point
+
+    request = json.loads((SAMPLES / "request-data.json").read_text())
+    batch = json.loads((SAMPLES / "batch-response.json").read_text())
+    last = json.loads((SAMPLES / "latest-point-response.json").read_text())
+    ours = detect_entire_series(request)
+    a, b = np.array(ours["isAnomaly"]), np.array(batch["isAnomaly"])
+    ours_last = detect_last_point(request)
+    return {
+        "points": len(a),
+        "isAnomaly_agreement": float((a == b).mean()),
+        "service_anomalies": int(b.sum()), "our_anomalies": int(a.sum()), "both": int((a & b).sum()),
+        "period": {"ours": ours["period"], "service": batch["period"]},
+        "expected_value_median_abs_rel_diff": float(np.median(
+            np.abs(np.array(ours["expectedValues"]) - np.array(batch["expectedValues"]))
+            / np.abs(np.array(batch["expectedValues"])))),
+        "last_point": {k: {"ours": ours_last[k], "service": last[k]}
+                       for k in ("isAnomaly", "period", "suggestedWindow")},
+    }
+
+
+# ---------------------------------------------------------------- 2. speed
+
+
+def _timed(fn, repeat: int) -> float:
+    best = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best.append(time.perf_counter() - t0)
+    return float(np.median(best))
+
+
+def speed(quick: bool) -> dict:
+    import pandas as pd
+
+    from workbench.univariate import detect_entire, detect_entire_series
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in ((8640,) if quick else (8640, 1_000_000)):
+        steps = np.arange(n)
+        values = 10 + 3 * np.sin(2 * np.pi * steps / 288) + rng.normal(0, 0.3, n)
+        values[rng.choice(n, max(1, n // 1000), replace=False)] += 5
+        index = pd.date_range("2024-01-01", periods=n, freq="5min", tz="UTC")
+        series = pd.Series(values, index=index)
+        request = {"granularity": "minutely", "customInterval": 5,
+                   "series": [{"timestamp": t, "value": v}
+                              for t, v in zip(index.strftime("%Y-%m-%dT%H:%M:%SZ"), values.tolist())]}
+        repeat = 5 if n <= 10_000 else 1
+        detect_entire(series)  # warm-up (imports, caches)
+        out[str(n)] = {
+            "pandas_s": _timed(lambda: detect_entire(series), repeat),
+            "pandas_period_given_s": _timed(lambda: detect_entire(series, period=288), repeat),
+            "json_s": _timed(lambda: detect_entire_series(request), repeat),
+        }
+    return out
+
+
+# ---------------------------------------------------------------- 3. VUS-PR vs the anchor
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    count = math.ceil(n / ANCHOR_MAX_POINTS)
+    edges = np.linspace(0, n, count + 1).astype(int)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def labelled_series(quick: bool) -> list[dict]:
+    """Single columns with both classes: SMD's most cited root-cause columns (chunked) and SKAB's sensors."""
+    from benchmarks.datasets import SMD_MACHINES, load_skab, load_smd
+
+    series = []
+    for machine in SMD_MACHINES[:1] if quick else SMD_MACHINES:
+        case = load_smd(machine).cases[0]
+        cited = np.bincount([v for cause in case.root_causes for v in cause.variables], minlength=case.test.shape[1])
+        for col in np.argsort(-cited, kind="stable")[:SMD_COLUMNS_PER_MACHINE]:
+            for lo, hi in _chunks(len(case.test)):
+                series.append({"name": f"SMD/{machine}/dim{col + 1:02d}/{lo}-{hi}", "granularity": "minutely",
+                               "values": case.test[lo:hi, col].astype(float), "labels": case.labels[lo:hi]})
+    skab = load_skab()
+    for case in skab.cases[:4] if quick else skab.cases:
+        for col, variable in enumerate(skab.variables):
+            series.append({"name": f"SKAB/{case.name}/{variable}", "granularity": "none",
+                           "values": case.test[:, col].astype(float), "labels": case.labels})
+    return [s for s in series if 0 < s["labels"].sum() < len(s["labels"]) and np.ptp(s["values"]) > 0]
+
+
+def _ours(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    import pandas as pd
+
+    from workbench.univariate import detect_entire
+
+    expected, flags, seconds = [], [], 0.0
+    for s in series:
+        index = pd.date_range("2020-01-01", periods=len(s["values"]), freq="min", tz="UTC")
+        if s["granularity"] == "none":
+            index = pd.RangeIndex(len(s["values"]))
+        t0 = time.perf_counter()
+        frame = detect_entire(pd.Series(s["values"], index=index), granularity=s["granularity"])
+        seconds += time.perf_counter() - t0
+        expected.append(frame["expected_value"].to_numpy())
+        flags.append(frame["is_anomaly"].to_numpy())
+    return expected, flags, seconds
+
+
+def _anchor(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        arrays = {f"series_{i}": s["values"] for i, s in enumerate(series)}
+        np.savez(src, meta=json.dumps({"granularity": [s["granularity"] for s in series]}), **arrays)
+        subprocess.run([str(ANCHOR_PYTHON), str(Path(__file__).resolve()), "--anchor-worker", str(src), str(dst)],
+                       check=True, cwd=tmp)
+        out = np.load(dst)
+        return ([out[f"expected_{i}"] for i in range(len(series))],
+                [out[f"anomaly_{i}"] for i in range(len(series))], float(np.nansum(out["seconds"])))
+
+
+def vus_comparison(quick: bool) -> dict:
+    from workbench.evaluation import vus_pr
+
+    series = labelled_series(quick)
+    ours_e, ours_f, ours_s = _ours(series)
+    anc_e, anc_f, anc_s = _anchor(series)
+    rows = []
+    for s, oe, of, ae, af in zip(series, ours_e, ours_f, anc_e, anc_f):
+        if not np.isfinite(ae).all():
+            continue  # the anchor gave no answer: compare on the series both answered
+        y = s["labels"]
+        rows.append({
+            "name": s["name"],
+            "ours_deviation": vus_pr(y, np.abs(s["values"] - oe)), "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
+            "ours_flags": vus_pr(y, of.astype(float)), "anchor_flags": vus_pr(y, af.astype(float)),
+        })
+    summary = {}
+    for group in ("SMD", "SKAB", "all"):
+        part = [r for r in rows if group == "all" or r["name"].startswith(group)]
+        if not part:
+            continue
+        summary[group] = {"series": len(part), **{k: float(np.mean([r[k] for r in part])) for k in
+                                                  ("ours_deviation", "anchor_deviation", "ours_flags", "anchor_flags")},
+                          "ours_better_deviation": int(sum(r["ours_deviation"] > r["anchor_deviation"] for r in part))}
+    return {"series_total": len(series), "series_compared": len(rows), "seconds": {"ours": ours_s, "anchor": anc_s},
+            "summary": summary, "per_series": rows}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "--anchor-worker":
+        _anchor_worker(argv[2], argv[3])
+        return 0
+    quick = "--quick" in argv
+    report: dict = {"service_samples": service_agreement()}
+    print(json.dumps(report["service_samples"], indent=1))
+    report["speed"] = speed(quick)
+    print(json.dumps(report["speed"], indent=1))
+    if ANCHOR_PYTHON.exists():
+        report["vus_pr"] = vus_comparison(quick)
+        print(json.dumps({k: v for k, v in report["vus_pr"].items() if k != "per_series"}, indent=1))
+    else:
+        report["vus_pr"] = "not run: benchmarks/.venv-anchor is missing (benchmarks/setup_anchor.sh builds it)"
+        print(report["vus_pr"])
+    if not quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

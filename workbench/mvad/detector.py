@@ -1,0 +1,379 @@
+"""The multivariate anomaly detector: fit on normal history, then score, flag and explain rows.
+
+``MultivariateDetector`` is a scikit-learn style estimator around
+:class:`workbench.mvad.model.JointForecastReconstruction`:
+
+* ``fit`` normalises each variable with training statistics, trains the network
+  on windows of the first ``1 - validation_fraction`` of the rows, keeps the
+  weights with the best loss on the remaining rows, and calibrates on those
+  held-out rows the per-variable error scales and the anomaly threshold.
+* ``score`` streams the rows through the network in chunks (memory stays
+  bounded for a million rows) and returns a :class:`ScoreResult`.
+
+Row ``t`` is scored from rows ``t - sliding_window .. t`` only, so the first
+``sliding_window`` rows of any input are not valid and a row gets the same
+score whether it is scored in a long batch or as the last row of a short one.
+The network itself reads the last ``context`` (default 32) rows; the whole
+window feeds the correlation changes reported for anomalies.
+
+An epoch draws at most ``max_windows_per_epoch`` (default 8,192) training
+windows at random without replacement, so the cost of an epoch is bounded:
+100 epochs over 1,000,000 x 20 rows take minutes, not hours.  Validation
+losses use at most ``max_validation_windows`` evenly spaced windows; the error
+scales and the threshold use every validation row.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from workbench.exceptions import ErrorCode, ValidationError
+from workbench.mvad import scoring
+from workbench.mvad.model import JointForecastReconstruction
+
+MIN_VALIDATION_ROWS = 10
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """Losses and wall time of one finished epoch."""
+
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    latency_seconds: float
+
+
+@dataclass
+class ScoreResult:
+    """Per-row outputs of :meth:`MultivariateDetector.score` (numpy arrays, one row per input row)."""
+
+    valid: np.ndarray          # (T,) bool: a full sliding window precedes the row
+    score: np.ndarray          # (T,) float: raw score, NaN where not valid
+    severity: np.ndarray       # (T,) in [0, 1]: 0 for normal rows, grows with the score
+    is_anomaly: np.ndarray     # (T,) bool: score >= the threshold calibrated on training data
+    contributions: np.ndarray  # (T, V) >= 0: each valid row sums to 1, invalid rows are 0
+
+
+class MultivariateDetector:
+    """Joint forecasting + reconstruction anomaly detector for aligned multivariate series."""
+
+    def __init__(self, sliding_window: int = 300, epochs: int = 100, seed: int = 0,
+                 validation_fraction: float = 0.2, device: str = "auto", num_threads: int | None = None,
+                 context: int = 32, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
+                 learning_rate: float = 2e-3, max_windows_per_epoch: int = 8192,
+                 max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
+                 threshold_risk: float = 1e-3, chunk_rows: int = 16384) -> None:
+        self.sliding_window = sliding_window
+        self.epochs = epochs
+        self.seed = seed
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.num_threads = num_threads
+        self.context = context
+        self.hidden = hidden
+        self.latent = latent
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_windows_per_epoch = max_windows_per_epoch
+        self.max_validation_windows = max_validation_windows
+        self.smoothing = smoothing
+        self.top_fraction = top_fraction
+        self.threshold_risk = threshold_risk
+        self.chunk_rows = chunk_rows
+
+    _PARAMS = ("sliding_window", "epochs", "seed", "validation_fraction", "device", "num_threads", "context",
+               "hidden", "latent", "batch_size", "learning_rate", "max_windows_per_epoch",
+               "max_validation_windows", "smoothing", "top_fraction", "threshold_risk", "chunk_rows")
+
+    def get_params(self) -> dict:
+        """Constructor parameters (JSON-able)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    # ------------------------------------------------------------------ public API
+
+    def fit(self, values: np.ndarray, variables: Sequence[str] | None = None,
+            on_epoch: Callable[[EpochReport], None] | None = None) -> "MultivariateDetector":
+        """Train on ``values`` (T, V), aligned and without NaN; ``on_epoch`` sees every epoch."""
+        self._check_params()
+        x = _as_matrix(values)
+        names = self._check_variables(variables, x.shape[1])
+        n_rows = len(x)
+        n_val = int(round(n_rows * self.validation_fraction))
+        cut = n_rows - n_val
+        if cut <= self.sliding_window or n_val < MIN_VALIDATION_ROWS:
+            raise ValidationError(
+                ErrorCode.NOT_ENOUGH_DATA,
+                f"training needs at least {self.minimum_rows()} rows for sliding window {self.sliding_window} "
+                f"and validation fraction {self.validation_fraction}; got {n_rows}")
+        with self._runtime():
+            self.variables_ = names
+            self.context_ = self._effective_context()
+            self.center_, self.scale_ = scoring.fit_normalizer(x[:cut])
+            z = scoring.normalize(x, self.center_, self.scale_)
+            self._train(z, cut, on_epoch)
+            self._calibrate(z, cut)
+        return self
+
+    def score(self, values: np.ndarray) -> ScoreResult:
+        """Score every row of ``values`` (T, V); the first ``sliding_window`` rows are not valid."""
+        self._check_fitted()
+        x = _as_matrix(values, n_vars=len(self.variables_))
+        with self._runtime():
+            return self._score(scoring.normalize(x, self.center_, self.scale_))
+
+    def correlation_changes(self, values: np.ndarray, row: int, top_k: int) -> dict[str, list[str]]:
+        """For the ``top_k`` contributors at ``row``: the variables whose correlation with it changed.
+
+        The correlation over the ``sliding_window`` rows ending at ``row`` is
+        compared with the same pair's correlation over training windows; a
+        pair changed when the difference exceeds both 0.3 and three times the
+        pair's usual window-to-window spread.  Most changed first.
+        """
+        self._check_fitted()
+        x = _as_matrix(values, n_vars=len(self.variables_))
+        if not self.sliding_window <= row < len(x):
+            raise ValidationError(ErrorCode.BAD_ARGUMENT,
+                                  f"row must lie in [{self.sliding_window}, {len(x)}) to have a full window; got {row}")
+        if top_k < 1:
+            raise ValidationError(ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT, f"top_k must be at least 1; got {top_k}")
+        with self._runtime():
+            z = scoring.normalize(x[row - self.sliding_window:row + 1], self.center_, self.scale_)
+            share = self._score(z).contributions[-1]
+        corr = scoring.window_correlation(z[1:])
+        change = np.abs(corr - self.correlation_median_)
+        limit = np.maximum(0.3, 3.0 * self.correlation_spread_)
+        out: dict[str, list[str]] = {}
+        for v in np.argsort(-share, kind="stable")[:top_k]:
+            hits = [u for u in np.argsort(-change[v], kind="stable") if u != v and change[v, u] > limit[v, u]]
+            out[self.variables_[v]] = [self.variables_[u] for u in hits]
+        return out
+
+    def minimum_rows(self) -> int:
+        """The fewest rows ``fit`` accepts with this window and validation fraction."""
+        n = self.sliding_window + 1
+        while n - int(round(n * self.validation_fraction)) <= self.sliding_window \
+                or int(round(n * self.validation_fraction)) < MIN_VALIDATION_ROWS:
+            n += 1
+        return n
+
+    def get_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """(arrays for safetensors, JSON-able metadata): all that ``from_state`` needs, no pickle."""
+        self._check_fitted()
+        tensors = {f"model.{k}": v.detach().cpu().numpy().astype(np.float32)
+                   for k, v in self.model_.state_dict().items()}
+        tensors.update(center=self.center_, scale=self.scale_, forecast_scale=self.forecast_scale_,
+                       reconstruction_scale=self.reconstruction_scale_,
+                       correlation_median=self.correlation_median_, correlation_spread=self.correlation_spread_)
+        meta = {
+            "stateVersion": STATE_VERSION, "params": self.get_params(), "variables": list(self.variables_),
+            "context": self.context_, "threshold": self.threshold_, "bestEpoch": self.best_epoch_,
+            "trainLosses": self.train_losses_, "validationLosses": self.validation_losses_,
+            "epochSeconds": self.epoch_seconds_,
+        }
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict[str, np.ndarray], meta: dict) -> "MultivariateDetector":
+        """Rebuild a fitted detector from :meth:`get_state` output."""
+        if meta.get("stateVersion") != STATE_VERSION:
+            raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE,
+                                  f"unsupported detector state version {meta.get('stateVersion')!r}")
+        det = cls(**meta["params"])
+        det.variables_ = list(meta["variables"])
+        det.context_ = int(meta["context"])
+        det.threshold_ = float(meta["threshold"])
+        det.best_epoch_ = int(meta["bestEpoch"])
+        det.train_losses_ = [float(v) for v in meta["trainLosses"]]
+        det.validation_losses_ = [float(v) for v in meta["validationLosses"]]
+        det.epoch_seconds_ = [float(v) for v in meta["epochSeconds"]]
+        for name in ("center", "scale", "forecast_scale", "reconstruction_scale", "correlation_median",
+                     "correlation_spread"):
+            setattr(det, name + "_", np.asarray(tensors[name], dtype=np.float32))
+        weights = {k[len("model."):]: torch.from_numpy(np.array(v, dtype=np.float32))
+                   for k, v in tensors.items() if k.startswith("model.")}
+        det.device_ = _resolve_device(det.device)
+        det.model_ = det._build(len(det.variables_))
+        det.model_.load_state_dict(weights)
+        det.model_.to(det.device_).eval()
+        return det
+
+    # ------------------------------------------------------------------ training
+
+    def _build(self, n_vars: int) -> JointForecastReconstruction:
+        return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent)
+
+    def _train(self, z: np.ndarray, cut: int, on_epoch: Callable[[EpochReport], None] | None) -> None:
+        self.device_ = _resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = self._build(z.shape[1]).to(self.device_)
+        rng = np.random.default_rng(self.seed)
+        series = torch.from_numpy(z).to(self.device_)
+        offsets = torch.arange(-self.context_, 1, device=self.device_)
+        train_targets = np.arange(self.context_, cut)
+        val_targets = np.arange(cut, len(z))
+        if len(val_targets) > self.max_validation_windows:
+            val_targets = val_targets[np.linspace(0, len(val_targets) - 1, self.max_validation_windows).astype(int)]
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
+        self.train_losses_, self.validation_losses_, self.epoch_seconds_ = [], [], []
+        best_loss, best_state, self.best_epoch_ = math.inf, None, 0
+        per_epoch = min(len(train_targets), self.max_windows_per_epoch)
+        for epoch in range(1, self.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            chosen = train_targets[rng.permutation(len(train_targets))[:per_epoch]]
+            total = 0.0
+            for lo in range(0, per_epoch, self.batch_size):
+                idx = torch.from_numpy(chosen[lo:lo + self.batch_size]).to(self.device_)
+                forecast_err, recon_err = model.errors(series[idx[:, None] + offsets])
+                loss = forecast_err.mean() + recon_err.mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+            train_loss = total / per_epoch
+            val_loss = self._validation_loss(model, series, offsets, val_targets)
+            if val_loss < best_loss or best_state is None:
+                best_loss, self.best_epoch_ = val_loss, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            seconds = time.perf_counter() - started
+            self.train_losses_.append(train_loss)
+            self.validation_losses_.append(val_loss)
+            self.epoch_seconds_.append(seconds)
+            if on_epoch is not None:
+                on_epoch(EpochReport(epoch, train_loss, val_loss, seconds))
+        model.load_state_dict(best_state)
+        self.model_ = model.eval()
+
+    @torch.no_grad()
+    def _validation_loss(self, model, series, offsets, targets: np.ndarray) -> float:
+        model.eval()
+        total = 0.0
+        for lo in range(0, len(targets), self.chunk_rows):
+            idx = torch.from_numpy(targets[lo:lo + self.chunk_rows]).to(self.device_)
+            forecast_err, recon_err = model.errors(series[idx[:, None] + offsets])
+            total += float((forecast_err.mean(dim=1) + recon_err.mean(dim=1)).sum())
+        return total / len(targets)
+
+    def _calibrate(self, z: np.ndarray, cut: int) -> None:
+        """Error scales, threshold and correlation profile from the held-out rows (and training rows)."""
+        forecast_err, recon_err = self._raw_errors(z, np.arange(cut, len(z)))
+        self.forecast_scale_ = scoring.error_scale(forecast_err)
+        self.reconstruction_scale_ = scoring.error_scale(recon_err)
+        held_out = self._score(z[cut - self.sliding_window:])
+        self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_risk)
+        self.correlation_median_, self.correlation_spread_ = scoring.correlation_profile(
+            z[:cut], min(self.sliding_window, cut))
+
+    # ------------------------------------------------------------------ scoring
+
+    @torch.no_grad()
+    def _raw_errors(self, z: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        series = torch.from_numpy(np.ascontiguousarray(z)).to(self.device_)
+        offsets = torch.arange(-self.context_, 1, device=self.device_)
+        forecast, recon = [], []
+        for lo in range(0, len(targets), self.chunk_rows):
+            idx = torch.from_numpy(targets[lo:lo + self.chunk_rows]).to(self.device_)
+            f, r = self.model_.errors(series[idx[:, None] + offsets])
+            forecast.append(f.cpu().numpy())
+            recon.append(r.cpu().numpy())
+        return np.concatenate(forecast), np.concatenate(recon)
+
+    def _score(self, z: np.ndarray) -> ScoreResult:
+        n_rows, n_vars = z.shape
+        w, k = self.sliding_window, self.smoothing
+        valid = np.arange(n_rows) >= w
+        score = np.full(n_rows, np.nan)
+        shares = np.zeros((n_rows, n_vars))
+        if n_rows > w:
+            first = w - k + 1  # the smoothing reaches back k - 1 rows before the first valid row
+            forecast_err, recon_err = self._raw_errors(z, np.arange(first, n_rows))
+            errors = 0.5 * (forecast_err / self.forecast_scale_ ** 2 + recon_err / self.reconstruction_scale_ ** 2)
+            smoothed = scoring.causal_mean(errors, k)[k - 1:]
+            score[w:] = scoring.aggregate(smoothed, scoring.top_count(n_vars, self.top_fraction))
+            shares[w:] = scoring.contributions(smoothed)
+        threshold = getattr(self, "threshold_", math.inf)
+        is_anomaly = valid & (np.nan_to_num(score, nan=-math.inf) >= threshold)
+        return ScoreResult(valid, score, scoring.severity(score, threshold), is_anomaly, shares)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _effective_context(self) -> int:
+        """Context rows the network reads: ``context``, shortened so context + smoothing fits the window."""
+        return max(1, min(self.context, self.sliding_window - self.smoothing + 1))
+
+    def _check_params(self) -> None:
+        checks = [
+            (isinstance(self.sliding_window, int) and self.sliding_window >= 2, "sliding_window must be an integer >= 2"),
+            (isinstance(self.epochs, int) and self.epochs >= 1, "epochs must be an integer >= 1"),
+            (0.0 < self.validation_fraction < 1.0, "validation_fraction must lie in (0, 1)"),
+            (isinstance(self.smoothing, int) and 1 <= self.smoothing < self.sliding_window,
+             "smoothing must be an integer in [1, sliding_window)"),
+            (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
+            (0.0 < self.threshold_risk < 1.0, "threshold_risk must lie in (0, 1)"),
+            (self.context >= 1 and self.hidden >= 1 and self.batch_size >= 1 and self.chunk_rows >= 1
+             and self.max_windows_per_epoch >= 1 and self.max_validation_windows >= 1,
+             "context, hidden, batch_size, chunk_rows and the window caps must be >= 1"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, message)
+        _resolve_device(self.device)
+
+    @staticmethod
+    def _check_variables(variables: Sequence[str] | None, n_vars: int) -> list[str]:
+        names = [f"series_{i}" for i in range(n_vars)] if variables is None else [str(v) for v in variables]
+        if len(names) != n_vars:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{len(names)} variable names for {n_vars} columns")
+        if len(set(names)) != len(names):
+            raise ValidationError(ErrorCode.DUPLICATE_VARIABLE, "variable names must be unique")
+        return names
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ValidationError(ErrorCode.MODEL_NOT_READY, "the detector is not fitted yet")
+
+    @contextlib.contextmanager
+    def _runtime(self) -> Iterator[None]:
+        """Apply ``num_threads`` for the duration of a call, then restore torch's setting."""
+        if self.num_threads is None:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(self.num_threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"device must be 'auto', 'cpu' or 'cuda'; got {device!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "device 'cuda' requested but no CUDA device is available")
+    return torch.device(device)
+
+
+def _as_matrix(values, n_vars: int | None = None) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"values must be a 2-D (rows, variables) array; got shape {x.shape}")
+    if n_vars is not None and x.shape[1] != n_vars:
+        raise ValidationError(ErrorCode.VARIABLE_MISMATCH, f"the model has {n_vars} variables; values have {x.shape[1]}")
+    if not np.isfinite(x).all():
+        bad = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise ValidationError(ErrorCode.INVALID_VALUE, "values must be finite (no NaN or infinity)", row=bad)
+    return x

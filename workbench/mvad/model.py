@@ -1,0 +1,61 @@
+"""The multivariate network: a forecaster and an autoencoder trained jointly.
+
+Each scored row ``t`` is judged two ways, like MTAD-GAT's joint objective:
+
+* **forecast** -- an MLP reads the ``context`` rows before ``t`` (all variables
+  at once, so cross-variable and temporal structure are both in view) and
+  predicts row ``t`` as a change from row ``t - 1``: surprises in time.
+* **reconstruction** -- an autoencoder squeezes row ``t`` through a bottleneck
+  of about a third of the variables and rebuilds it: rows that break the usual
+  relations between variables (a nonlinear PCA).
+
+Both branches are small MLPs.  ``benchmarks/model_search.py`` measured this
+design against PCA, each branch alone, a GRU forecaster and an MTAD-GAT-style
+network (convolution, feature and temporal attention, GRU, joint heads): the
+joint MLP scored higher on SMD and SKAB and trains an order of magnitude faster
+on a CPU, and a longer context than 32 rows did not help.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def default_latent(n_variables: int) -> int:
+    """Bottleneck width: a third of the variables, at least 2 (at most ``n_variables``)."""
+    return max(1, min(n_variables, max(2, n_variables // 3)))
+
+
+class JointForecastReconstruction(nn.Module):
+    """Forecast and reconstruct the last row of ``(batch, context + 1, variables)`` windows."""
+
+    def __init__(self, n_variables: int, context: int, hidden: int = 128, latent: int | None = None) -> None:
+        super().__init__()
+        latent = latent or default_latent(n_variables)
+        self.n_variables = n_variables
+        self.context = context
+        self.forecaster = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(context * n_variables, hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, n_variables),
+        )
+        half = max(hidden // 2, latent)
+        self.autoencoder = nn.Sequential(
+            nn.Linear(n_variables, half), nn.GELU(),
+            nn.Linear(half, latent), nn.GELU(),
+            nn.Linear(latent, half), nn.GELU(),
+            nn.Linear(half, n_variables),
+        )
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(forecast, reconstruction)`` of the last row, each ``(batch, variables)``."""
+        past, current = windows[:, :-1], windows[:, -1]
+        forecast = past[:, -1] + self.forecaster(past)
+        return forecast, self.autoencoder(current)
+
+    def errors(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Squared forecast and reconstruction errors per variable, each ``(batch, variables)``."""
+        forecast, reconstruction = self(windows)
+        current = windows[:, -1]
+        return (forecast - current) ** 2, (reconstruction - current) ** 2
