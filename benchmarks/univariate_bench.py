@@ -210,7 +210,8 @@ def vus_comparison(quick: bool) -> dict:
         y = s["labels"]
         rows.append({
             "name": s["name"],
-            "ours_deviation": vus_pr(y, np.abs(s["values"] - oe)), "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
+            "ours_deviation": vus_pr(y, np.abs(s["values"] - oe)),
+            "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
             "ours_flags": vus_pr(y, of.astype(float)), "anchor_flags": vus_pr(y, af.astype(float)),
         })
     summary = {}

@@ -23,7 +23,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "azure_mvad_
 
 def _request(n: int = 30, **fields) -> dict:
     stamps = pd.date_range("2024-01-01", periods=n, freq="D")
-    series = [{"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(10 + (i % 7))} for i, t in enumerate(stamps)]
+    series = [{"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(10 + (i % 7))}
+              for i, t in enumerate(stamps)]
     return {"granularity": "daily", "series": series, **fields}
 
 
@@ -100,7 +101,8 @@ def test_granularity_custom_interval_monthly_and_none():
     with pytest.raises(ValidationError):
         UnivariateDetectionOptions.from_json({"granularity": "minutely", "customInterval": 10, "series": series})
     months = [{"timestamp": f"{2020 + i // 12}-{i % 12 + 1:02d}-01T00:00:00Z", "value": float(i)} for i in range(24)]
-    assert UnivariateDetectionOptions.from_json({"granularity": "monthly", "series": months}).positions == list(range(24))
+    monthly = UnivariateDetectionOptions.from_json({"granularity": "monthly", "series": months})
+    assert monthly.positions == list(range(24))
     plain = {"series": [{"value": float(i % 3)} for i in range(20)]}  # granularity defaults to none
     options = UnivariateDetectionOptions.from_json(plain)
     assert options.granularity is TimeGranularity.NONE and options.positions is None
@@ -136,8 +138,8 @@ def test_change_point_errors():
         assert _code(detect_change_point, {**copy.deepcopy(body), **fields}) == code
     options = UnivariateChangePointDetectionOptions.from_json(body)
     assert (options.stable_trend_window, options.threshold) == (5, 0.9)
-    defaults = UnivariateChangePointDetectionOptions.from_json({k: v for k, v in body.items()
-                                                                if k not in ("stableTrendWindow", "threshold")})
+    bare = {k: v for k, v in body.items() if k not in ("stableTrendWindow", "threshold")}
+    defaults = UnivariateChangePointDetectionOptions.from_json(bare)
     assert defaults.stable_trend_window == 5  # the daily default
 
 

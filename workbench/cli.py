@@ -244,8 +244,51 @@ def _detect_last(args: argparse.Namespace) -> dict:
     return _client(args).detect_multivariate_last_anomaly(args.model_id, body)
 
 
+# ---------------------------------------------------------------- serve
+
+
+def _register_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="serve the Anomaly Detector v1.1 REST API locally",
+        description="Run an HTTP service with the v1.1 routes under /anomalydetector/v1.1 so the official SDKs work "
+                    "by changing only the endpoint. Requests need the Ocp-Apim-Subscription-Key header; the key "
+                    "comes from $WORKBENCH_API_KEY or --api-key-file. dataSource values must lie in a --data-dir or "
+                    "on an --allow-blob-host.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--api-key-file", help="file holding the subscription key (else $WORKBENCH_API_KEY)")
+    p.add_argument("--data-dir", action="append", default=[], help="folder data sources may be read from "
+                                                                     "(repeatable)")
+    p.add_argument("--allow-blob-host", action="append", default=[], help="blob host data may be fetched from, e.g. "
+                                                                          "myaccount.blob.core.windows.net "
+                                                                          "(repeatable)")
+    p.add_argument("--max-body-mb", type=float, default=64, help="largest request body in MB (default 64)")
+    p.add_argument("--job-workers", type=int, default=2, help="concurrent training/batch jobs (default 2)")
+    p.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import os
+    from pathlib import Path
+
+    import uvicorn
+
+    from workbench.exceptions import ErrorCode, ValidationError
+    from workbench.server import ServerSettings, create_app
+
+    key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
+    if not key:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "no API key: set WORKBENCH_API_KEY or pass --api-key-file")
+    settings = ServerSettings(api_key=key, home=Path(args.home) if args.home else None,
+                              data_roots=tuple(Path(d).resolve() for d in args.data_dir),
+                              blob_hosts=tuple(args.allow_blob_host),
+                              max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
 _REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload, _register_train, _register_models,
-                             _register_detect, _register_detect_last]
+                             _register_detect, _register_detect_last, _register_serve]
 
 
 if __name__ == "__main__":  # pragma: no cover

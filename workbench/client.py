@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ class AnomalyDetectorClient:
     """Local stand-in for the Anomaly Detector v1.1 client (multivariate and univariate)."""
 
     def __init__(self, home: str | Path | None = None, *, source_policy: SourcePolicy | None = None,
-                 epochs: int = 100, seed: int = 0) -> None:
+                 epochs: int = 100, seed: int = 0, executor: Executor | None = None) -> None:
         self.registry = Registry(home)
         self.source_policy = source_policy
+        self.executor = executor  # background jobs run here (a bounded pool in the server); else a thread each
         self.epochs = epochs
         self.seed = seed
         self._detectors: OrderedDict[str, Any] = OrderedDict()
@@ -46,7 +48,8 @@ class AnomalyDetectorClient:
         if self.registry.count_models() >= self.registry.max_count:
             raise ValidationError(ErrorCode.BAD_ARGUMENT,
                                   f"the registry holds its maximum of {self.registry.max_count} models; delete some")
-        model_id = training.submit(self.registry, request, wait=wait, epochs=epochs or self.epochs, seed=self.seed)
+        model_id = training.submit(self.registry, request, wait=wait, epochs=epochs or self.epochs, seed=self.seed,
+                                   executor=self.executor)
         return self.registry.get_model(model_id)
 
     def get_multivariate_model(self, model_id: str) -> dict[str, Any]:
@@ -99,7 +102,8 @@ class AnomalyDetectorClient:
             self.source_policy.check(request.data_source)
         document = self._require_ready(model_id)
         result_id = batch.submit(self.registry, model_id, document["modelInfo"], lambda: self.detector(model_id),
-                                 request, wait=wait, source_policy=self.source_policy)
+                                 request, wait=wait, source_policy=self.source_policy,
+                                 executor=self.executor)
         return batch.get_result(self.registry, result_id)
 
     def get_multivariate_batch_detection_result(self, result_id: str) -> dict[str, Any]:

@@ -694,7 +694,9 @@ class UnivariateDetectionOptions(_Contract):
                        "imputeMode")
         fixed = body.get("imputeFixedValue")
         if impute is ImputeMode.FIXED and (not _is_number(fixed) or not math.isfinite(fixed)):
-            raise ValidationError(ErrorCode.INVALID_IMPUTE_FIXED_VALUE, "The 'imputeFixedValue' field must be a number.")
+            raise ValidationError(
+                ErrorCode.INVALID_IMPUTE_FIXED_VALUE, "The 'imputeFixedValue' field must be a number."
+            )
         return dict(granularity=granularity, custom_interval=interval, period=period, max_anomaly_ratio=float(ratio),
                     sensitivity=sensitivity, impute_mode=impute,
                     impute_fixed_value=float(fixed) if impute is ImputeMode.FIXED else None)
@@ -792,11 +794,15 @@ def _series_json(values: pd.Series, timestamps: pd.DatetimeIndex | None) -> list
 
 
 def _floats(values: Any) -> list[float]:
-    return [float(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    if getattr(values, "dtype", None) is not None and values.dtype.kind == "f":
+        return values.astype("float64").tolist()  # already Python floats, one C loop
+    return [float(v) for v in values]
 
 
 def _bools(values: Any) -> list[bool]:
-    return [bool(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    if getattr(values, "dtype", None) is not None and values.dtype.kind == "b":
+        return values.tolist()
+    return [bool(v) for v in values]
 
 
 @dataclass(frozen=True)

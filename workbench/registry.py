@@ -87,8 +87,13 @@ class Registry:
             folder.mkdir(parents=True, exist_ok=True)
         self._path = self.home / "registry.sqlite"
         self._lock = threading.RLock()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        with self._lock:
+            db = sqlite3.connect(self._path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            finally:
+                db.close()
         self.recover_interrupted()
 
     @contextmanager
@@ -96,12 +101,12 @@ class Registry:
         with self._lock:
             db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
                 db.execute("BEGIN IMMEDIATE")
                 yield db
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             finally:
                 db.close()
@@ -242,6 +247,18 @@ class Registry:
         if row is None:
             raise NotFoundError(ErrorCode.RESULT_NOT_FOUND, f"no detection result with id '{result_id}'")
         return json.loads(row[0])
+
+    def list_results(self, model_id: str | None = None) -> list[dict[str, Any]]:
+        """Batch results, newest first (optionally of one model): id, model, status and times."""
+        query = "SELECT result_id, model_id, status, created_time, last_updated_time FROM results"
+        params: tuple = ()
+        if model_id is not None:
+            query += " WHERE model_id=?"
+            params = (str(model_id),)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY created_time DESC, rowid DESC", params).fetchall()
+        keys = ("resultId", "modelId", "status", "createdTime", "lastUpdatedTime")
+        return [dict(zip(keys, row)) for row in rows]
 
     def result_dir(self, result_id: str) -> Path:
         return self.results_dir / str(uuid.UUID(str(result_id)))

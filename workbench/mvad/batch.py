@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,6 +38,7 @@ def submit(
     *,
     wait: bool = False,
     source_policy: SourcePolicy | None = None,
+    executor: Executor | None = None,
 ) -> str:
     """Record a detection job and run it (in a thread unless ``wait``); returns the result id."""
     summary = DetectionSummary(ModelStatus.CREATED, setup_info=None)
@@ -48,6 +50,8 @@ def submit(
 
     if wait:
         run()
+    elif executor is not None:
+        executor.submit(run)
     else:
         threading.Thread(target=run, name=f"detect-{result_id}", daemon=True).start()
     return result_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from concurrent.futures import Executor
 from typing import Any, Callable
 
 import pandas as pd
@@ -44,12 +45,15 @@ def submit(
     seed: int = 0,
     progress: ProgressCallback | None = None,
     detector_params: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> str:
     """Create the model record and train it; returns the model id (status READY/FAILED when ``wait``)."""
     model_id = registry.create_model(new_document(request))
     job = _TrainingJob(registry, model_id, request, frame, epochs, seed, progress, detector_params or {})
     if wait:
         job.run()
+    elif executor is not None:
+        executor.submit(job.run)
     else:
         threading.Thread(target=job.run, name=f"train-{model_id}", daemon=True).start()
     return model_id

@@ -3,8 +3,9 @@
 Candidates come from the granularity (7 for daily data, 24 and 168 for hourly, ...) and from
 the peaks of the autocorrelation function; each is scored by the cross-validated R^2 of its
 per-phase means on the detrended, spike-clipped series (leave one cycle out), which charges a
-long period for its extra parameters and for having few cycles.  The best candidate wins when it explains enough variance; a granularity
-candidate close to the best is preferred, as the retired service did.  Zero means none.
+long period for its extra parameters and for having few cycles.  The best candidate wins when
+it explains enough variance; a granularity candidate close to the best is preferred, as the
+retired service did.  Zero means none.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate._period import detect_periods
-from workbench.univariate._seasonal import period_mean, phase_profile, robust_trend
+from workbench.univariate._seasonal import odd, period_mean, phase_profile, robust_trend
 from workbench.univariate.detection import infer_granularity
 
 SEASONAL_COLUMNS = ["Time", "OriginalData", "ProcessedData", "TSpike", "ZSpike", "BiLevelChangeScore",
@@ -215,7 +215,9 @@ def score_with_seasonality(data: pd.DataFrame | pd.Series, *, aggregation_interv
     tsens = _int(tspike_sensitivity, "tspikedetector.sensitivity", 1, 10)
     zsens = _int(zspike_sensitivity, "zspikedetector.sensitivity", 1, 10)
     if not isinstance(seasonality_enable, (bool, np.bool_)):
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"'seasonality.enable' must be true or false; got {seasonality_enable!r}")
+        raise ValidationError(
+            ErrorCode.BAD_ARGUMENT, f"'seasonality.enable' must be true or false; got {seasonality_enable!r}"
+        )
     count = _int(num_seasonality, "seasonality.numSeasonality", 1, 2)
     how = _choice(transform, "seasonality.transform", ("none", "deseason", "deseasontrend"))
     tail = _int(tail_rows, "postprocess.tailRows", 0, math.inf)
@@ -231,7 +233,8 @@ def score_with_seasonality(data: pd.DataFrame | pd.Series, *, aggregation_interv
             seasonal += phase_profile(rest - period_mean(rest, period), period)
         processed = original - seasonal
         if how == "deseasontrend":
-            processed = processed - robust_trend(processed, max([window] + [p * 3 // 2 for p in periods]) | 1)
+            span = max([min(window, len(processed) // 4)] + [p * 3 // 2 for p in periods])
+            processed = processed - robust_trend(processed, odd(span))
     r = _detect(processed, window, tsens, zsens, direction)
     out = pd.DataFrame({
         "Time": stamps, "OriginalData": original, "ProcessedData": processed, "TSpike": r["TSpike"],

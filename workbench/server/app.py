@@ -1,0 +1,183 @@
+"""A local HTTP service with the Anomaly Detector v1.1 routes, so the official SDKs work by changing the endpoint.
+
+Every route calls :class:`workbench.client.AnomalyDetectorClient`; this module
+only maps HTTP to it: the subscription key, status codes, ``Location`` and
+``Operation-Location`` headers, ``{code, message}`` error bodies, request size
+limits and the allowed data locations.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from workbench.client import AnomalyDetectorClient
+from workbench.data import SourcePolicy
+from workbench.exceptions import ErrorCode, ModelStateError, NotFoundError, WorkbenchError
+
+API_PREFIX = "/anomalydetector/v1.1"
+KEY_HEADER = "Ocp-Apim-Subscription-Key"
+
+
+@dataclass
+class ServerSettings:
+    """What the service needs to run safely: the key, the registry, where data may come from, limits."""
+
+    api_key: str
+    home: Path | None = None
+    data_roots: tuple[Path, ...] = ()
+    blob_hosts: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024 * 1024
+    job_workers: int = 2
+    sync_workers: int = 8
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    if not settings.api_key:
+        raise ValueError("an API key is required (set WORKBENCH_API_KEY)")
+    jobs = ThreadPoolExecutor(max_workers=settings.job_workers, thread_name_prefix="job")
+    # synchronous detections get their own pool, so a running training cannot starve them
+    sync_pool = ThreadPoolExecutor(max_workers=settings.sync_workers, thread_name_prefix="sync")
+    client = AnomalyDetectorClient(
+        settings.home, executor=jobs,
+        source_policy=SourcePolicy(tuple(Path(p) for p in settings.data_roots), tuple(settings.blob_hosts)),
+    )
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        jobs.shutdown(wait=False, cancel_futures=True)
+        sync_pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="Anomaly Workbench (Anomaly Detector v1.1 compatible)", version="1.1", lifespan=lifespan,
+                  docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
+    app.state.client = client
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith(API_PREFIX) and not request.url.path.endswith(("/openapi.json", "/docs")):
+            given = request.headers.get(KEY_HEADER, "")
+            if not given or not hmac.compare_digest(given.encode(), settings.api_key.encode()):
+                return _error(401, "Unauthorized", f"a valid '{KEY_HEADER}' header is required")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return _error(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+        return await call_next(request)
+
+    async def run(fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(sync_pool, fn)
+
+    async def body_of(request: Request) -> Any:
+        raw = await request.body()
+        if len(raw) > settings.max_body_bytes:
+            raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as exc:
+            raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"the request body is not valid JSON: {exc}") from exc
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + API_PREFIX
+
+    @app.exception_handler(_HttpError)
+    async def http_error(_: Request, exc: "_HttpError") -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(WorkbenchError)
+    async def workbench_error(_: Request, exc: WorkbenchError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ModelStateError) else \
+            403 if exc.code == ErrorCode.DATA_SOURCE_NOT_ALLOWED else 400
+        return _error(status, exc.code, exc.to_error()["message"])
+
+    # ------------------------------------------------------------ multivariate
+
+    @app.post(f"{API_PREFIX}/multivariate/models", status_code=201)
+    async def train_model(request: Request) -> JSONResponse:
+        body = await body_of(request)
+        model = await run(lambda: client.train_multivariate_model(body))
+        location = f"{base(request)}/multivariate/models/{model['modelId']}"
+        return JSONResponse(model, status_code=201, headers={"Location": location})
+
+    @app.get(f"{API_PREFIX}/multivariate/models")
+    async def list_models(request: Request) -> JSONResponse:
+        params = request.query_params
+        skip = _int_param(params.get("skip", params.get("$skip")), "skip", 0)
+        top = _int_param(params.get("top", params.get("$top")), "top", 10)
+        page = await run(lambda: client.list_multivariate_models(skip=skip, top=top))
+        if page["nextLink"]:
+            page["nextLink"] = f"{base(request)}/{page['nextLink']}"
+        return JSONResponse(page)
+
+    @app.get(API_PREFIX + "/multivariate/models/{model_id}")
+    async def get_model(model_id: str) -> JSONResponse:
+        return JSONResponse(await run(lambda: client.get_multivariate_model(model_id)))
+
+    @app.delete(API_PREFIX + "/multivariate/models/{model_id}", status_code=204)
+    async def delete_model(model_id: str) -> Response:
+        await run(lambda: client.delete_multivariate_model(model_id))
+        return Response(status_code=204)
+
+    @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-batch", status_code=202)
+    async def detect_batch(model_id: str, request: Request) -> JSONResponse:
+        body = await body_of(request)
+        result = await run(lambda: client.detect_multivariate_batch_anomaly(model_id, body))
+        location = f"{base(request)}/multivariate/detect-batch/{result['resultId']}"
+        return JSONResponse(result, status_code=202,
+                            headers={"Operation-Location": location, "Operation-Id": result["resultId"]})
+
+    @app.get(API_PREFIX + "/multivariate/detect-batch/{result_id}")
+    async def get_batch_result(result_id: str) -> JSONResponse:
+        return JSONResponse(await run(lambda: client.get_multivariate_batch_detection_result(result_id)))
+
+    @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-last")
+    async def detect_last(model_id: str, request: Request) -> JSONResponse:
+        body = await body_of(request)
+        return JSONResponse(await run(lambda: client.detect_multivariate_last_anomaly(model_id, body)))
+
+    # ------------------------------------------------------------ univariate
+
+    @app.post(f"{API_PREFIX}/timeseries/entire/detect")
+    async def entire(request: Request) -> JSONResponse:
+        body = await body_of(request)
+        return JSONResponse(await run(lambda: client.detect_univariate_entire_series(body)))
+
+    @app.post(f"{API_PREFIX}/timeseries/last/detect")
+    async def last(request: Request) -> JSONResponse:
+        body = await body_of(request)
+        return JSONResponse(await run(lambda: client.detect_univariate_last_point(body)))
+
+    @app.post(f"{API_PREFIX}/timeseries/changepoint/detect")
+    async def change_point(request: Request) -> JSONResponse:
+        body = await body_of(request)
+        return JSONResponse(await run(lambda: client.detect_univariate_change_point(body)))
+
+    return app
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers={"x-ms-error-code": code})
+
+
+def _int_param(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must be an integer; got {value!r}") from None
+    if number < 0:
+        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must not be negative; got {number}")
+    return number
