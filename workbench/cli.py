@@ -265,6 +265,7 @@ def _register_serve(sub) -> None:
                                                                           "(repeatable)")
     p.add_argument("--max-body-mb", type=float, default=64, help="largest request body in MB (default 64)")
     p.add_argument("--job-workers", type=int, default=2, help="concurrent training/batch jobs (default 2)")
+    p.add_argument("--epochs", type=int, default=100, help="training epochs per model (default 100)")
     p.set_defaults(handler=_serve)
 
 
@@ -283,7 +284,8 @@ def _serve(args: argparse.Namespace) -> None:
     settings = ServerSettings(api_key=key, home=Path(args.home) if args.home else None,
                               data_roots=tuple(Path(d).resolve() for d in args.data_dir),
                               blob_hosts=tuple(args.allow_blob_host),
-                              max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers)
+                              max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers,
+                              epochs=args.epochs)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 

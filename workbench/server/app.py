@@ -38,6 +38,7 @@ class ServerSettings:
     max_body_bytes: int = 64 * 1024 * 1024
     job_workers: int = 2
     sync_workers: int = 8
+    epochs: int = 100
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -47,7 +48,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     # synchronous detections get their own pool, so a running training cannot starve them
     sync_pool = ThreadPoolExecutor(max_workers=settings.sync_workers, thread_name_prefix="sync")
     client = AnomalyDetectorClient(
-        settings.home, executor=jobs,
+        settings.home, executor=jobs, epochs=settings.epochs,
         source_policy=SourcePolicy(tuple(Path(p) for p in settings.data_roots), tuple(settings.blob_hosts)),
     )
     @contextlib.asynccontextmanager
