@@ -59,6 +59,10 @@ def _num(x: float | None, fmt: str) -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def _load(avg) -> str:
+    return "n/a" if not avg else ", ".join(f"{x:.2f}" for x in avg)
+
+
 def _accuracy_section(acc: dict) -> list[str]:
     s = acc["settings"]
     lines = ["## Accuracy", "",
@@ -119,7 +123,11 @@ def _speed_section(speed: dict) -> list[str]:
              f"Torch threads: {speed['settings']['threads']} in both. Each figure comes from its own process. "
              f"Training: Azure sample (5 variables x 3,000 rows), window 200, {speed['settings']['azure_epochs']} "
              f"epochs. Batch scoring and per-epoch time on 38 variables: {speed['settings']['smd_benchmark']}. "
-             "detect-last: the smallest request (the last 200 rows, 38 variables), repeated. Ratio columns: "
+             "detect-last: the smallest request that yields one result (38 variables; the anchor's `predict` on the last "
+             "200 rows, the product's `score` on the last 201 rows plus the top-10 contributors' correlation "
+             "changes), repeated. An epoch is each package's own unit (the anchor: every 10th window of its training "
+             "split; the product: at most `max_windows_per_epoch` sampled windows), so the 100-epoch totals are "
+             "what a user waits for. Ratio columns: "
              "anchor / product for times (x faster), product / anchor for memory.", "",
              "| figure | " + " | ".join(METHOD_NAMES.get(m, m) for m in methods) + " | ratio |",
              "|---" * (len(methods) + 2) + "|"]
@@ -148,9 +156,10 @@ def _speed_section(speed: dict) -> list[str]:
     row("batch scoring peak RSS (SMD)", lambda x: x["smd_batch"]["peak_rss_bytes"], "gib", "batch_peak_rss_ratio_smd")
     row("detect-last median ms", lambda x: x["detect_last"]["median_ms"], ".1f", "detect_last_speedup_median")
     row("detect-last p99 ms", lambda x: x["detect_last"]["p99_ms"], ".1f", "detect_last_speedup_p99")
-    row("`import workbench` / `import anomaly_detector` s",
-        lambda x: x.get("import_s[workbench]", x.get("import_s[anomaly_detector]")), ".2f", "import_speedup")
-    row("`import workbench.mvad.detector` s (loads torch)", lambda x: x["import_s[workbench.mvad.detector]"], ".2f")
+    row("`import workbench` s", lambda x: x["import_s[workbench]"], ".3f")
+    row("`import workbench.mvad.detector` / `import anomaly_detector` s (both load torch)",
+        lambda x: x.get("import_s[workbench.mvad.detector]", x.get("import_s[anomaly_detector]")), ".3f",
+        "import_speedup")
     cached = [METHOD_NAMES.get(m, m) for m in methods if f[m].get("cached")]
     if cached:
         lines.append(f"\nFigures of {', '.join(cached)} were measured in an earlier run on this machine and reused "
@@ -177,8 +186,8 @@ def _scale_section(scale: dict) -> list[str]:
     p = scale.get("product")
     if p:
         lines.append(f"| product training ({p['epochs'] if p['epochs'] is not None else 'default'} epochs, window "
-                     f"{s['window']}) | {p['fit_s']:.0f} s | {_gib(p['peak_rss_after_fit_bytes'])} | |")
-        lines.append(f"| product batch inference, {s['rows']:,} rows | {p['score_s']:.0f} s | "
+                     f"{s['window']}) | {p['fit_s']:.1f} s | {_gib(p['peak_rss_after_fit_bytes'])} | |")
+        lines.append(f"| product batch inference, {s['rows']:,} rows | {p['score_s']:.1f} s | "
                      f"{_gib(p['peak_rss_bytes'])} | {p['rows_per_s']:,.0f} rows/s |")
     lines.append("")
     return lines
@@ -194,8 +203,8 @@ def render(results: dict) -> str:
              f"- OS: {m['os']}; Python {m['python']}",
              f"- Main venv: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
              f"- Anchor venv (`benchmarks/.venv-anchor`): {results.get('anchor_versions') or 'not used'}",
-             f"- Load average at start: {m['load_average_at_start']} (the machine may be shared; timings are "
-             "wall-clock)", ""]
+             f"- Load average at start: {_load(m['load_average_at_start'])} (the machine may be shared; timings "
+             "are wall-clock)", ""]
     if results.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     if results.get("accuracy"):

@@ -73,5 +73,6 @@ def run_scale(methods: list[str], *, quick: bool = False, epochs: int | None = N
         result["product"] = {"fit_s": r["fit_s"], "score_s": float(np.sum(r["score_s"])),
                              "rows_per_s": n_rows / float(np.sum(r["score_s"])),
                              "peak_rss_after_fit_bytes": r["peak_rss_after_fit_bytes"],
-                             "peak_rss_bytes": r["peak_rss_bytes"], "epochs": r["params"]["epochs"]}
+                             "peak_rss_bytes": r["peak_rss_bytes"],
+                             "epochs": len(r["epoch_s"]) if r.get("epoch_s") else r["params"]["epochs"]}
     return result

@@ -139,7 +139,7 @@ class ProductMethod:
         self.detector_.correlation_changes(x, len(x) - 1, top_k)
 
 
-def _make(params: dict, variables: list[str]):
+def _make(params: dict):
     method, seed = params["method"], int(params.get("seed", 0))
     if method == "pca":
         return PCABaseline(seed=seed)
@@ -168,9 +168,12 @@ def main(argv: list[str]) -> int:
     variables = [str(v) for v in data["variables"]]
     train = np.asarray(data["train"], dtype=np.float32)
     n_cases = int(sum(1 for k in data.files if k.startswith("test_")))
-    model = _make(params, variables)
+    model = _make(params)
     t0 = time.perf_counter()
-    model.fit(train, variables) if params["method"] == "product" else model.fit(train)
+    if params["method"] == "product":
+        model.fit(train, variables)
+    else:
+        model.fit(train)
     fit_s = time.perf_counter() - t0
     report: dict = {"method": params["method"], "mode": params["mode"], "params": params, "import_s": import_s,
                     "fit_s": fit_s, "peak_rss_after_fit_bytes": _peak_rss_bytes(),

@@ -12,6 +12,7 @@ from benchmarks.datasets import SHARED_DATA
 pytestmark = pytest.mark.skipif(not (SHARED_DATA / "smd").is_dir(), reason="shared/data is not beside the repo")
 
 
+@pytest.mark.slow
 def test_quick_harness_writes_a_report_with_honest_metrics(tmp_path):
     methods = ["pca", "random"] + (["product"] if run.product_available() else [])
     out = tmp_path / "results"

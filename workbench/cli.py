@@ -289,8 +289,88 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
+# ---------------------------------------------------------------- notebooks
+
+
+def _register_notebooks(sub) -> None:
+    p = sub.add_parser("notebooks", help="run the notebooks headless (papermill) or serve the dashboard (Voila)",
+                       description="Run a notebook of notebooks/ with papermill (one run, or a batch over parameter "
+                                   "sets) and print the JSON summary it recorded; or serve the Voila dashboard.")
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    run = actions.add_parser("run", help="run one notebook", description="Execute a notebook with papermill "
+                             "(progress bars off unless --progress) and print its output path and JSON summary. "
+                             "Relative paths in parameters are read from the notebook's folder.")
+    run.add_argument("notebook", help="the .ipynb to run, e.g. notebooks/04_inference.ipynb")
+    run.add_argument("--output", "-o", required=True, help="where to write the executed notebook")
+    run.add_argument("--parameter", "-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="a notebook parameter, converted to its declared type (repeat for more)")
+    run.add_argument("--summary", help="where the notebook writes its JSON summary (default: OUTPUT with .json)")
+    run.add_argument("--progress", action="store_true", help="keep the notebook's tqdm progress bars")
+    run.add_argument("--log-output", action="store_true", help="echo the notebook's outputs to the log")
+    run.set_defaults(handler=_notebooks_run)
+    batch = actions.add_parser("batch", help="run one notebook once per parameter set",
+                               description="Run a notebook once per object of a JSON list of parameter sets, one "
+                                           "after the other; each run writes NAME-NNN.ipynb and NAME-NNN.json (its "
+                                           "summary) and batch.json lists them all. Exits 2 if any run failed.")
+    batch.add_argument("notebook", help="the .ipynb to run, e.g. notebooks/04_inference.ipynb")
+    batch.add_argument("parameter_sets", help="JSON file: a list of objects of notebook parameters")
+    batch.add_argument("--output-dir", "-d", required=True, help="folder for the executed notebooks and summaries")
+    batch.add_argument("--progress", action="store_true", help="keep the notebooks' tqdm progress bars")
+    batch.set_defaults(handler=_notebooks_batch)
+    dash = actions.add_parser("dashboard", help="serve the Voila dashboard on localhost",
+                              description="Serve notebooks/dashboard.ipynb with Voila (settings in "
+                                          "notebooks/voila.json) on 127.0.0.1 until interrupted.")
+    dash.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    dash.add_argument("--open-browser", action="store_true", help="open the dashboard in a browser")
+    dash.set_defaults(handler=_notebooks_dashboard)
+
+
+def _notebooks_home(args: argparse.Namespace) -> None:
+    import os
+
+    if args.home:  # the kernels inherit it: notebooks with workbench_home "" use this registry
+        os.environ["WORKBENCH_HOME"] = args.home
+
+
+def _notebooks_run(args: argparse.Namespace) -> dict:
+    from workbench.notebooks import coerce_parameters, run_notebook
+
+    _notebooks_home(args)
+    parameters = coerce_parameters(args.notebook, dict(args.parameter))
+    run = run_notebook(args.notebook, args.output, parameters, summary_path=args.summary, progress=args.progress,
+                       log_output=args.log_output)
+    return {"output": run.output, "seconds": run.seconds, "summary": run.summary}
+
+
+def _notebooks_batch(args: argparse.Namespace) -> dict:
+    from workbench.notebooks import NOTEBOOK_FAILED, read_parameter_sets, run_batch
+
+    _notebooks_home(args)
+    runs = run_batch(args.notebook, read_parameter_sets(args.parameter_sets), args.output_dir,
+                     progress=args.progress)
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        lines = "; ".join(f"{r.output}: {r.error['message']}" for r in failed)
+        raise WorkbenchError(NOTEBOOK_FAILED, f"{len(failed)} of {len(runs)} runs failed: {lines}")
+    return {"runs": [{"output": r.output, "seconds": r.seconds, "summary": r.summary} for r in runs]}
+
+
+def _notebooks_dashboard(args: argparse.Namespace) -> None:
+    from workbench.notebooks import start_dashboard
+
+    process = start_dashboard(port=args.port, home=args.home, open_browser=args.open_browser)
+    print(f"serving the dashboard at http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    try:
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 _REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload, _register_train, _register_models,
-                             _register_detect, _register_detect_last, _register_serve]
+                             _register_detect, _register_detect_last, _register_serve,
+                             _register_notebooks]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,14 +12,12 @@ Every choice here was measured with ``benchmarks/model_search.py``:
   variable's mean squared error on the held-out validation rows (floored at
   0.1 scale units), so a well-predicted variable is not drowned by a noisy one.
 * **Smoothing** -- a causal mean over the last 5 rows: anomalies last longer
-  than one row, single-row noise does not (SMD VUS-PR +0.06).
+  than one row, single-row noise does not (VUS-PR SMD +0.04, SKAB +0.02).
 * **Aggregation** -- the mean of the largest 20% of the variables' errors:
-  close to the plain mean where anomalies touch many variables (SMD) and close
-  to the maximum where they touch one (SKAB), better than either alone.
+  about the plain mean where anomalies touch many of 38 variables (SMD -0.01)
+  and near the maximum where they touch one of 8 (SKAB +0.06).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -49,16 +47,17 @@ def error_scale(squared_errors: np.ndarray) -> np.ndarray:
     return np.maximum(np.sqrt(squared_errors.mean(axis=0)), ERROR_FLOOR).astype(np.float32)
 
 
-def causal_mean(rows: np.ndarray, k: int) -> np.ndarray:
-    """Mean over the last ``k`` rows (fewer at the start), row by row."""
-    if k <= 1:
-        return rows.astype(np.float64)
-    c = np.cumsum(np.vstack([np.zeros((1,) + rows.shape[1:]), rows.astype(np.float64)]), axis=0)
-    out = np.empty(rows.shape, dtype=np.float64)
-    out[k - 1:] = (c[k:] - c[:-k]) / k
-    head = min(k - 1, len(rows))
-    out[:head] = c[1:head + 1] / np.arange(1, head + 1).reshape((-1,) + (1,) * (rows.ndim - 1))
-    return out
+def trailing_mean(rows: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each row with the ``k - 1`` rows before it; the first ``k - 1`` rows are dropped.
+
+    Summed slice by slice, so a row's value does not depend on where the
+    input starts: batch and streaming scores agree exactly.
+    """
+    n = len(rows) - k + 1
+    total = rows[:n].astype(np.float64)
+    for j in range(1, k):
+        total += rows[j:j + n]
+    return total / k
 
 
 def top_count(n_variables: int, top_fraction: float) -> int:
@@ -119,28 +118,22 @@ def correlation_profile(z: np.ndarray, window: int, max_windows: int = 256) -> t
     return q50.astype(np.float32), ((q75 - q25) / 1.349).astype(np.float32)
 
 
-def calibrate_threshold(scores: np.ndarray, risk: float = 1e-3, tail: float = 0.02) -> float:
-    """Anomaly threshold from held-out normal scores by peaks-over-threshold (extreme value theory).
+def calibrate_threshold(scores: np.ndarray, quantile: float = 0.99, margin: float = 2.0,
+                        tail: float = 0.999) -> float:
+    """Anomaly threshold from held-out (normal) scores: max(``margin`` x ``quantile``, the ``tail`` quantile).
 
-    The largest ``tail`` share of the scores is fitted with a generalised Pareto
-    distribution (method of moments) and the threshold is the score exceeded
-    with probability ``risk`` under that fit -- never below the largest
-    held-out score.  With fewer than 10 tail points the largest score is used.
+    Scores are ratios to each variable's normal error, so a multiplicative
+    margin means the same everywhere; it absorbs drift between the training
+    period and later data.  The ``tail`` quantile takes over where the held-out
+    rows are heavy-tailed (unlabeled training data holds a few anomalies), so
+    the flagged share stays near the anomalous share instead of flagging a
+    drifted period whole.  Measured with ``model_search.py --thresholds`` (3
+    seeds): SMD F1 0.37, flagged 6% (truth 8%); the 2x margin alone: same F1,
+    flagged 18%; the 99th, 99.5th or 99.9th percentile alone flagged 1.1-2.1%
+    of the i.i.d. noise sample for some seed, this rule none.
     """
-    s = np.sort(np.asarray(scores, dtype=np.float64)[np.isfinite(scores)])
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
     if len(s) == 0:
         raise ValueError("no finite held-out scores to calibrate a threshold on")
-    top = s[-1]
-    u = float(np.quantile(s, 1.0 - tail))
-    excess = s[s > u] - u
-    if len(excess) < 10 or excess.var() <= 0:
-        return float(top)
-    mean, var = excess.mean(), excess.var()
-    shape = 0.5 * (1.0 - mean * mean / var)
-    scale = 0.5 * mean * (mean * mean / var + 1.0)
-    ratio = risk * len(s) / len(excess)
-    if abs(shape) < 1e-6:
-        level = u - scale * math.log(ratio)
-    else:
-        level = u + scale / shape * (ratio ** (-shape) - 1.0)
-    return float(max(level, top))
+    return float(max(margin * np.quantile(s, quantile), np.quantile(s, tail)))

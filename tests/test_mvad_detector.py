@@ -1,0 +1,193 @@
+"""The multivariate detector's numeric core: determinism, state, invariants, detection and explanation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load as load_tensors
+from safetensors.numpy import save as save_tensors
+
+from workbench.exceptions import ErrorCode, ValidationError
+from workbench.mvad.detector import EpochReport, MultivariateDetector
+from workbench.mvad import scoring
+
+WINDOW = 40
+NAMES = ["a", "b", "c", "d", "e"]
+
+
+def correlated(n_rows: int, seed: int) -> np.ndarray:
+    """Five metrics: a, b, c follow one wave, d and e a second one, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_rows)
+    wave, slow = np.sin(2 * np.pi * t / 37.0), np.cos(2 * np.pi * t / 91.0)
+    x = np.column_stack([wave, 0.8 * wave, 0.6 * wave + 0.3 * slow, slow, -slow])
+    return x + 0.05 * rng.normal(size=x.shape)
+
+
+def fitted(values: np.ndarray, seed: int = 0, epochs: int = 8, **params) -> MultivariateDetector:
+    return MultivariateDetector(sliding_window=WINDOW, epochs=epochs, seed=seed, num_threads=1, **params).fit(
+        values, NAMES)
+
+
+@pytest.fixture(scope="module")
+def detector() -> MultivariateDetector:
+    return fitted(correlated(1500, seed=1), epochs=15)
+
+
+def test_same_seed_gives_identical_scores_and_another_seed_does_not():
+    train, test = correlated(700, 1), correlated(300, 2)
+    first, second, other = fitted(train, seed=3), fitted(train, seed=3), fitted(train, seed=4)
+    np.testing.assert_array_equal(first.score(test).score, second.score(test).score)
+    assert first.train_losses_ == second.train_losses_
+    assert not np.allclose(first.score(test).score[WINDOW:], other.score(test).score[WINDOW:])
+
+
+def test_state_round_trip_through_safetensors_and_json_gives_identical_results(detector):
+    tensors, meta = detector.get_state()
+    loaded = MultivariateDetector.from_state(load_tensors(save_tensors(tensors)), json.loads(json.dumps(meta)))
+    test = correlated(400, 5)
+    before, after = detector.score(test), loaded.score(test)
+    for field in ("valid", "score", "severity", "is_anomaly", "contributions"):
+        np.testing.assert_array_equal(getattr(before, field), getattr(after, field))
+    assert loaded.variables_ == NAMES and loaded.threshold_ == detector.threshold_
+    assert loaded.correlation_changes(test, 300, 2) == detector.correlation_changes(test, 300, 2)
+
+
+def test_scoring_in_small_chunks_changes_nothing(detector):
+    test = correlated(600, 4)
+    whole = detector.score(test)
+    detector.chunk_rows = 37
+    try:
+        chunked = detector.score(test)
+    finally:
+        detector.chunk_rows = 16384
+    np.testing.assert_array_equal(whole.score, chunked.score)
+    np.testing.assert_array_equal(whole.contributions, chunked.contributions)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_model_trained_on_a_gpu_loads_on_a_cpu_only_machine(detector):
+    tensors, meta = detector.get_state()
+    meta = dict(meta, params=dict(meta["params"], device="cuda"))
+    test = correlated(300, 3)
+    np.testing.assert_array_equal(MultivariateDetector.from_state(tensors, meta).score(test).score,
+                                  detector.score(test).score)
+
+
+def test_score_invariants(detector):
+    test = correlated(500, 6)
+    test[300:305, 3] += 6.0
+    r = detector.score(test)
+    n = len(test)
+    assert r.valid.shape == r.score.shape == r.severity.shape == r.is_anomaly.shape == (n,)
+    assert r.contributions.shape == (n, 5)
+    np.testing.assert_array_equal(r.valid, np.arange(n) >= WINDOW)
+    assert np.isnan(r.score[:WINDOW]).all() and np.isfinite(r.score[WINDOW:]).all()
+    assert not r.is_anomaly[:WINDOW].any() and (r.severity[:WINDOW] == 0).all()
+    assert ((r.severity >= 0) & (r.severity <= 1)).all()
+    np.testing.assert_array_equal(r.severity > 0, r.is_anomaly)   # 0 exactly for normal rows
+    flagged = np.flatnonzero(r.is_anomaly)
+    assert len(flagged) >= 2
+    order = np.argsort(r.score[flagged])
+    assert (np.diff(r.severity[flagged][order]) >= 0).all()       # grows with the score
+    assert (r.contributions >= 0).all() and (r.contributions[:WINDOW] == 0).all()
+    np.testing.assert_allclose(r.contributions[WINDOW:].sum(axis=1), 1.0, rtol=1e-9)
+
+
+def test_last_row_of_a_short_input_scores_exactly_as_in_the_long_batch(detector):
+    test = correlated(400, 7)
+    batch = detector.score(test)
+    for row in (WINDOW, 250, 399):
+        last = detector.score(test[row - WINDOW:row + 1])
+        assert last.valid[-1] and last.valid.sum() == 1
+        assert last.score[-1] == batch.score[row]
+        np.testing.assert_array_equal(last.contributions[-1], batch.contributions[row])
+
+
+def test_noise_false_positive_rate_is_at_most_one_percent():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(5000, 5))
+    det = MultivariateDetector(sliding_window=200, epochs=10, seed=0, num_threads=1).fit(noise[:2000], NAMES)
+    r = det.score(noise[1800:])
+    assert r.is_anomaly[r.valid].mean() <= 0.01
+
+
+def test_spike_is_flagged_and_its_variable_ranks_first(detector):
+    test = correlated(500, 8)
+    test[300:304, 3] += 5.0
+    r = detector.score(test)
+    assert r.is_anomaly[300:306].any()
+    assert not r.is_anomaly[WINDOW:290].any()
+    assert np.argmax(r.contributions[302]) == 3
+
+
+def test_broken_correlation_is_flagged_and_explained(detector):
+    test = correlated(500, 9)
+    test[250:400, 1] *= -1.0   # b now moves against a and c; its own range is unchanged
+    r = detector.score(test)
+    assert r.is_anomaly[250:400].mean() > 0.5
+    assert not r.is_anomaly[WINDOW:245].any()
+    assert np.argmax(r.contributions[250:400].mean(axis=0)) == 1
+    changes = detector.correlation_changes(test, 390, top_k=2)
+    assert list(changes)[0] == "b" and len(changes) == 2
+    assert {"a", "c"} <= set(changes["b"])
+    assert detector.correlation_changes(test, 200, top_k=2) != changes   # differs between timestamps
+
+
+def test_on_epoch_sees_every_epoch_and_best_weights_are_kept():
+    reports: list[EpochReport] = []
+    det = MultivariateDetector(sliding_window=WINDOW, epochs=6, seed=0, num_threads=1).fit(
+        correlated(600, 1), NAMES, on_epoch=reports.append)
+    assert [r.epoch for r in reports] == list(range(1, 7))
+    assert all(np.isfinite([r.train_loss, r.validation_loss]).all() and r.latency_seconds > 0 for r in reports)
+    assert det.train_losses_ == [r.train_loss for r in reports]
+    assert det.validation_losses_[det.best_epoch_ - 1] == min(det.validation_losses_)
+
+
+def test_too_little_data_is_a_validation_error():
+    det = MultivariateDetector(sliding_window=WINDOW, epochs=1)
+    with pytest.raises(ValidationError) as info:
+        det.fit(correlated(det.minimum_rows() - 1, 0))
+    assert info.value.code == ErrorCode.NOT_ENOUGH_DATA
+    assert str(det.minimum_rows()) in info.value.message
+    det.fit(correlated(det.minimum_rows(), 0))   # the minimum itself is enough
+
+
+@pytest.mark.parametrize("params", [{"sliding_window": 1}, {"epochs": 0}, {"validation_fraction": 1.0},
+                                    {"device": "tpu"}, {"smoothing": 0}])
+def test_bad_parameters_are_validation_errors(params):
+    with pytest.raises(ValidationError) as info:
+        MultivariateDetector(**{"sliding_window": WINDOW, **params}).fit(correlated(600, 0))
+    assert info.value.code == ErrorCode.BAD_ARGUMENT
+
+
+def test_scoring_checks_its_input(detector):
+    with pytest.raises(ValidationError) as info:
+        detector.score(np.zeros((100, 4)))
+    assert info.value.code == ErrorCode.VARIABLE_MISMATCH
+    bad = correlated(100, 0)
+    bad[7, 2] = np.nan
+    with pytest.raises(ValidationError) as info:
+        detector.score(bad)
+    assert info.value.code == ErrorCode.INVALID_VALUE and info.value.row == 7
+    with pytest.raises(ValidationError):
+        detector.correlation_changes(correlated(100, 0), WINDOW - 1, 2)
+
+
+def test_constant_training_column_and_short_input():
+    values = correlated(600, 2)
+    values[:, 4] = 3.0
+    det = fitted(values)
+    assert det.scale_[4] == 1.0
+    r = det.score(values[:WINDOW])        # no row has a full window
+    assert not r.valid.any() and np.isnan(r.score).all()
+
+
+def test_threshold_is_a_margin_over_the_held_out_tail():
+    light = np.random.default_rng(0).exponential(size=20000)
+    assert scoring.calibrate_threshold(light) == pytest.approx(2.0 * np.quantile(light, 0.99))
+    heavy = np.r_[light, np.full(100, 1e3)]   # a few anomalies in the held-out rows
+    assert scoring.calibrate_threshold(heavy) == pytest.approx(np.quantile(heavy, 0.999))
+    assert scoring.calibrate_threshold(np.r_[light, np.nan], 0.5, 1.0, 0.5) == pytest.approx(np.median(light))

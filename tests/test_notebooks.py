@@ -1,0 +1,311 @@
+"""Papermill regression suite: every notebook runs headless with small parameters and records what it found.
+
+The inference data is Microsoft's sample (i.i.d. noise) with five faults injected after
+2021-01-02T12:00Z, so the notebooks have real anomalies to find; models train on the clean
+first part with slidingWindow 30 and 3 epochs to keep the suite fast.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import data, viz
+from workbench.cli import main
+from workbench.exceptions import ValidationError, WorkbenchError
+from workbench.notebooks import (
+    NOTEBOOKS_DIR, coerce_parameters, notebook_parameters, read_parameter_sets, run_batch, run_notebook,
+)
+from workbench.mvad.inference import Detections
+from workbench.postprocess import group_episodes
+from workbench.registry import Registry
+from workbench.widgets import ScoreExplorer
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CSV = ROOT / "data" / "samples" / "sample_data_5_3000.csv"
+NOTEBOOK_NAMES = ["01_data_preparation", "02_training", "03_model_inspection", "04_inference", "05_univariate",
+                  "dashboard"]
+SMALL = {"sliding_window": 30, "epochs": 3}
+DETECT = {"start_time": "2021-01-02T12:00:00Z", "end_time": "2021-01-03T00:00:00Z"}
+CELL_TIMEOUT = 300  # seconds per cell: a stuck kernel fails the test instead of hanging the suite
+# (first row, rows, variables, added value): after 2021-01-02T12:00Z (row 2160), about 70 rows apart
+FAULTS = [(2200, 6, ["series_1"], 3.0), (2280, 4, ["series_0", "series_3"], 5.0), (2286, 3, ["series_0"], 6.0),
+          (2360, 8, ["series_2"], 8.0), (2440, 5, ["series_4", "series_1"], 12.0)]
+
+
+def write_anomalous_sample(folder: Path) -> dict:
+    """The official sample with ``FAULTS`` added, as a OneTable CSV and a MultiTable folder; and the fault spans."""
+    frame = pd.read_csv(SAMPLE_CSV)
+    for first, rows, variables, added in FAULTS:
+        frame.loc[first:first + rows - 1, variables] += added
+    folder.mkdir(parents=True, exist_ok=True)
+    onetable = folder / "anomalous.csv"
+    frame.to_csv(onetable, index=False)
+    multitable = folder / "anomalous_multitable"
+    multitable.mkdir()
+    for column in frame.columns[1:]:
+        frame[["timestamp", column]].rename(columns={column: "value"}).to_csv(multitable / f"{column}.csv",
+                                                                               index=False)
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    spans = [(stamps[first], stamps[first + rows - 1], variables) for first, rows, variables, _ in FAULTS]
+    return {"onetable": onetable, "multitable": multitable, "spans": spans}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("notebooks")
+    return {"root": root, "home": str(root / "home"), **write_anomalous_sample(root / "data")}
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    """The training notebook on the MultiTable folder (clean training range)."""
+    return run_notebook(NOTEBOOKS_DIR / "02_training.ipynb", workspace["root"] / "02_training.ipynb", {
+        **SMALL, "data_source": str(workspace["multitable"]), "data_schema": "MultiTable",
+        "display_name": "papermill", "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def inference(workspace, trained):
+    return run_notebook(NOTEBOOKS_DIR / "04_inference.ipynb", workspace["root"] / "04_inference.ipynb", {
+        **DETECT, "model_id": trained.summary["model_id"], "data_source": str(workspace["multitable"]),
+        "top_contributor_count": 3, "merge_gap": 5, "export_dir": str(workspace["root"] / "exports"),
+        "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
+
+
+def _outputs(path: str) -> list[dict]:
+    book = nbformat.read(path, as_version=4)
+    return [output for cell in book.cells if cell.cell_type == "code" for output in cell.outputs]
+
+
+def _has_progress_bar(path: str) -> bool:
+    """A tqdm bar in a notebook's outputs: the notebook widget's text or tqdm's text on a stream."""
+    bar = re.compile(r"training:.*\d+/\d+ \[")
+    for output in _outputs(path):
+        text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+        if bar.search(text):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- the notebooks as files
+
+
+def test_every_notebook_is_parameterized_documented_saved_clean_and_calls_the_package():
+    assert sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(NOTEBOOK_NAMES)
+    for name in NOTEBOOK_NAMES:
+        path = NOTEBOOKS_DIR / f"{name}.ipynb"
+        book = nbformat.read(path, as_version=4)
+        nbformat.validate(book)
+        assert book.metadata.kernelspec.name == "python3"
+        tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, name
+        params = notebook_parameters(path)
+        assert "summary_path" in params
+        for pname, spec in params.items():
+            assert spec["type"] in {"str", "int", "float", "bool"}, (name, pname)
+            assert spec["help"], (name, pname)
+        for cell in book.cells:
+            if cell.cell_type != "code":
+                continue
+            assert cell.outputs == [] and cell.execution_count is None, name
+            assert not re.search(r"^\s*(def|class|for|while|with|try)\b|lambda", cell.source, re.M), (name, cell.source)
+
+
+def test_parameters_are_checked_and_coerced_to_their_declared_types(tmp_path):
+    inference = NOTEBOOKS_DIR / "04_inference.ipynb"
+    coerced = coerce_parameters(inference, {"epochs": "4", "min_severity": "0.5", "show_progress": "false",
+                                            "model_id": "abc"})
+    assert coerced == {"epochs": 4, "min_severity": 0.5, "show_progress": False, "model_id": "abc"}
+    with pytest.raises(ValidationError, match="no parameter 'epoch'"):
+        coerce_parameters(inference, {"epoch": "4"})
+    with pytest.raises(ValidationError, match="must be int"):
+        coerce_parameters(inference, {"epochs": "four"})
+    with pytest.raises(ValidationError, match="no parameter 'nope'"):
+        run_notebook(inference, tmp_path / "out.ipynb", {"nope": 1})
+    sets = tmp_path / "sets.json"
+    sets.write_text('{"min_severity": 0.5}')
+    with pytest.raises(WorkbenchError, match="JSON list of objects"):
+        read_parameter_sets(sets)
+
+
+def _synthetic_detections() -> Detections:
+    """Cached scores without a model: six anomalies in three clumps, variable 'a' dominating rows 40-41."""
+    index = pd.date_range("2021-01-01", periods=200, freq="min", tz="UTC")
+    severity = np.zeros(200)
+    severity[[10, 11, 12, 40, 41, 100]] = [0.4, 0.9, 0.5, 0.35, 0.95, 0.6]
+    frame = pd.DataFrame({"valid": True, "is_anomaly": severity > 0, "severity": severity, "score": 10 * severity},
+                         index=index)
+    contributions = pd.DataFrame(np.full((200, 3), 1 / 3), index=index, columns=["a", "b", "c"])
+    contributions.iloc[40:42] = [0.8, 0.1, 0.1]
+    return Detections(frame, contributions, {})
+
+
+def test_score_explorer_refilters_the_cached_scores_on_every_control():
+    explorer = ScoreExplorer(_synthetic_detections(), merge_gap=0, top_k=5)
+    assert explorer.state() == {"min_severity": 0.0, "merge_gap": 0, "min_duration": 1, "top_k": 3,
+                                "anomalies": 6, "episodes": 3}
+    explorer.severity.value = 0.5
+    assert (explorer.anomaly_count, len(explorer.episodes)) == (4, 3)
+    assert explorer.table.value.count("</tr>") == 1 + 3           # header + one row per episode
+    assert ">4</b> anomalies" in explorer.count.value
+    explorer.merge_gap.value = 30                                 # rows 11-12 and 41 are 28 rows apart
+    assert len(explorer.episodes) == 2 and len(explorer.picker.options) == 2
+    explorer.min_duration.value = 3                               # the single-row episode at row 100 goes
+    assert len(explorer.episodes) == 1
+    assert explorer.episodes.iloc[0]["points"] == 3
+    explorer.top_k.value = 1
+    assert [v for v, _ in explorer.episodes.iloc[0]["top_contributors"]] == ["a"]
+
+
+def test_figures_follow_severity_and_episodes():
+    detections = _synthetic_detections()
+    episodes = group_episodes(detections.frame, detections.contributions, min_severity=0.5)
+    figure = viz.timeline_figure(detections.frame, min_severity=0.5, episodes=episodes)
+    anomalies = next(t for t in figure.data if t.name == "anomalies")
+    assert list(anomalies.marker.color) == [0.9, 0.5, 0.95, 0.6] and len(figure.layout.shapes) == len(episodes)
+    bars = viz.contributors_figure(detections.interpretation(41, 2)).data[0]
+    assert list(bars.y) == ["b", "a"] and bars.x[-1] == pytest.approx(0.8)   # largest drawn on top
+    assert viz.episodes_table(episodes)["duration"].tolist() == ["1 min", "0 s", "0 s"]
+    with pytest.raises(ValidationError, match="lacks the column"):
+        viz.timeline_figure(detections.frame.drop(columns="score"))
+
+
+# ---------------------------------------------------------------- each notebook, headless
+
+
+def test_data_preparation_reports_states_and_uploads_to_blob_storage(azurite, workspace):
+    run = run_notebook(NOTEBOOKS_DIR / "01_data_preparation.ipynb", workspace["root"] / "01.ipynb", {
+        "upload_folder": str(workspace["multitable"]), "upload_connection_string": azurite,
+        "upload_container": "notebooks", "upload_zip_name": str(workspace["root"] / "upload.zip")},
+        timeout=CELL_TIMEOUT)
+    summary = run.summary
+    assert summary["timestamps"] == 2000          # 2021-01-01T00:00Z .. 2021-01-02T09:19Z, one-minute steps
+    assert summary["variables"] == [f"series_{i}" for i in range(5)]
+    assert [s["filledNARatio"] for s in summary["variable_states"]] == [0.0] * 5
+    assert summary["sas_url"].startswith("http://127.0.0.1:") and "sig=" in summary["sas_url"]
+    assert not (workspace["root"] / "upload.zip").exists()
+    uploaded = data.load(summary["sas_url"], "MultiTable")
+    local = data.load(str(workspace["multitable"]), "MultiTable")
+    np.testing.assert_array_equal(uploaded.frame.to_numpy(), local.frame.to_numpy())
+
+
+def test_training_registers_a_ready_model_with_losses_and_stays_quiet(workspace, trained):
+    summary = trained.summary
+    assert summary["status"] == "READY" and summary["epochs"] == 3
+    assert [d["epoch"] for d in summary["diagnostics"]] == [3]
+    assert all(np.isfinite([d["trainLoss"], d["validationLoss"]]).all() for d in summary["diagnostics"])
+    assert summary["variables"] == [f"series_{i}" for i in range(5)]
+    info = Registry(workspace["home"]).get_model(summary["model_id"])["modelInfo"]
+    assert (info["status"], info["dataSchema"], info["slidingWindow"], info["displayName"]) == \
+        ("READY", "MultiTable", 30, "papermill")
+    assert not _has_progress_bar(trained.output)   # run_notebook passes show_progress=False
+
+
+def test_model_inspection_of_a_given_model(workspace, trained):
+    run = run_notebook(NOTEBOOKS_DIR / "03_model_inspection.ipynb", workspace["root"] / "03.ipynb", {
+        "model_id": trained.summary["model_id"], "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
+    summary, recorded = run.summary, trained.summary["diagnostics"][-1]
+    assert summary["model_id"] == trained.summary["model_id"]
+    assert summary["recorded_epochs"] == [3]
+    assert summary["final_train_loss"] == pytest.approx(recorded["trainLoss"])
+    assert summary["final_validation_loss"] == pytest.approx(recorded["validationLoss"])
+    assert summary["total_latency_seconds"] > 0
+    assert [s["variable"] for s in summary["variable_states"]] == [f"series_{i}" for i in range(5)]
+    assert trained.summary["model_id"] in summary["registry_models"]
+
+
+def test_model_inspection_trains_its_own_model_with_a_progress_bar(workspace, tmp_path):
+    home = str(tmp_path / "home")
+    run = run_notebook(NOTEBOOKS_DIR / "03_model_inspection.ipynb", tmp_path / "03.ipynb", {
+        "sliding_window": 30, "epochs": 2, "workbench_home": home}, progress=True, timeout=CELL_TIMEOUT)
+    assert run.summary["status"] == "READY" and run.summary["recorded_epochs"] == [2]
+    assert run.summary["registry_models"] == [run.summary["model_id"]]
+    assert _has_progress_bar(run.output)       # show_progress=True: tqdm's notebook widget
+
+
+def test_inference_finds_the_injected_faults_and_exports_them(workspace, inference):
+    summary = inference.summary
+    assert summary["status"] == "READY"
+    assert summary["timestamps"] == summary["valid"] == 721
+    assert summary["explorer"]["anomalies"] == summary["anomalies"] > 0
+    assert 0.5 < summary["max_severity"] <= 1.0
+    exported = summary["exported"]
+    episodes = json.loads(Path(exported["episodes"]).read_text())
+    assert len(episodes) == summary["episodes"] == summary["explorer"]["episodes"]
+    starts = [pd.Timestamp(e["startTime"]) for e in episodes]
+    ends = [pd.Timestamp(e["endTime"]) for e in episodes]
+    for (first, last, _), (*_, added) in zip(workspace["spans"], FAULTS):
+        # every clear fault (5+ sigma) is inside an episode (the score smooths over 5 rows: episodes may trail it)
+        assert added < 5 or any(s <= last and first <= e for s, e in zip(starts, ends)), (first, last)
+    chosen = pd.Timestamp(summary["chosen_anomaly"])
+    fault = next(v for first, last, v in workspace["spans"]
+                 if first <= chosen <= last + pd.Timedelta(minutes=5))
+    assert summary["chosen_contributors"][0] in fault
+    table = pd.read_csv(exported["csv"], index_col="timestamp")
+    assert len(table) == 721 and int(table["is_anomaly"].sum()) == summary["anomalies"]
+    result = json.loads(Path(exported["json"]).read_text())
+    assert result["resultId"] == summary["result_id"] and len(result["results"]) == 721
+    assert Registry(workspace["home"]).get_result(summary["result_id"])["summary"]["status"] == "READY"
+    assert not _has_progress_bar(inference.output)
+
+
+def test_batch_runs_one_notebook_and_summary_per_parameter_set(workspace, trained, tmp_path):
+    base = {**DETECT, "model_id": trained.summary["model_id"], "data_source": str(workspace["multitable"]),
+            "workbench_home": workspace["home"], "export_dir": str(tmp_path / "exports")}
+    sets = [base | {"min_severity": 0.0}, base | {"min_severity": 0.8},
+            base | {"start_time": "2021-01-03T00:00:00Z", "end_time": "2021-01-02T00:00:00Z"}]
+    runs = run_batch(NOTEBOOKS_DIR / "04_inference.ipynb", sets, tmp_path / "runs", timeout=CELL_TIMEOUT)
+    assert [r.ok for r in runs] == [True, True, False]
+    assert "InvalidTimestampRange" in runs[2].error["message"] and runs[2].summary is None
+    low, high = runs[0].summary, runs[1].summary
+    assert 0 < high["anomalies"] < low["anomalies"] and high["episodes"] <= low["episodes"]
+    assert low["result_id"] != high["result_id"]
+    for i, run in enumerate(runs):
+        assert Path(run.output) == tmp_path / "runs" / f"04_inference-{i:03d}.ipynb" and Path(run.output).exists()
+    assert json.loads((tmp_path / "runs" / "04_inference-001.json").read_text()) == high
+    listing = json.loads((tmp_path / "runs" / "batch.json").read_text())
+    assert listing["failed"] == 1 and len(listing["runs"]) == 3
+
+
+def test_univariate_flags_the_level_fault(workspace):
+    run = run_notebook(NOTEBOOKS_DIR / "05_univariate.ipynb", workspace["root"] / "05.ipynb", {
+        "data_source": str(workspace["onetable"]), "variable": "series_2"}, timeout=CELL_TIMEOUT)
+    summary = run.summary
+    assert summary["points"] == 3000 and summary["variable"] == "series_2"
+    first, last, _ = workspace["spans"][3]                 # +8 on series_2 for 8 rows
+    flagged = [pd.Timestamp(t) for t in summary["anomaly_timestamps"]]
+    assert sum(first <= t <= last for t in flagged) >= 6
+    assert summary["anomalies"] <= 20
+
+
+def test_dashboard_notebook_opens_the_newest_result(workspace, inference, tmp_path):
+    run = run_notebook(NOTEBOOKS_DIR / "dashboard.ipynb", tmp_path / "dash.ipynb", {
+        "workbench_home": workspace["home"], "merge_gap": 5}, timeout=CELL_TIMEOUT)
+    summary = run.summary
+    assert summary["modelId"] == inference.summary["model_id"]
+    assert summary["anomalies"] == inference.summary["anomalies"]
+    assert summary["episodes"] == inference.summary["episodes"]
+    empty = run_notebook(NOTEBOOKS_DIR / "dashboard.ipynb", tmp_path / "empty.ipynb", {
+        "workbench_home": str(tmp_path / "empty-home")}, timeout=CELL_TIMEOUT)
+    assert empty.summary == {"models": 0, "results": 0, "modelId": None, "resultId": None}
+
+
+def test_cli_runs_a_notebook_with_typed_parameters(workspace, inference, tmp_path, capsys):
+    out = tmp_path / "cli.ipynb"
+    code = main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),
+                 "-p", "workbench_home", workspace["home"], "-p", "min_severity", "0.8"])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0 and out.exists()
+    assert printed["summary"]["min_severity"] == 0.8
+    assert 0 < printed["summary"]["anomalies"] < inference.summary["anomalies"]
+    assert main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),
+                 "-p", "min_sev", "1"]) == 2
+    assert "no parameter 'min_sev'" in capsys.readouterr().err

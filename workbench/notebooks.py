@@ -1,0 +1,376 @@
+"""The notebooks, run headless with papermill (one, or a batch over parameter sets) and served with Voila.
+
+Every notebook in ``notebooks/`` has one cell tagged ``parameters`` and ends by
+writing a small JSON summary to its ``summary_path`` parameter; the papermill
+regression tests and batch runs read those summaries back.  Relative paths in
+parameters are read from the notebook's folder, as in JupyterLab.
+
+Progress bars: each notebook that trains takes ``show_progress`` (default
+True, so JupyterLab shows tqdm bars).  :func:`run_notebook` sets it to False
+unless told otherwise, so papermill output notebooks and logs carry no bars.
+
+The second half of this module holds the few helpers the notebooks call
+(opening or training a model, tables, exports, the summary file), so that the
+cells themselves stay one call each.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench._atomic import atomic_write_text
+from workbench.contracts import ModelStatus, format_timestamp
+from workbench.exceptions import DataError, ErrorCode, ModelStateError, ValidationError, WorkbenchError
+from workbench.registry import Registry
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
+NOTEBOOK_FAILED = "NotebookFailed"
+KERNEL_NAME = "python3"
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook: where it was written, with which parameters, and what it recorded."""
+
+    notebook: str
+    output: str
+    parameters: dict[str, Any]
+    summary: dict[str, Any] | None
+    seconds: float
+    error: dict[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """The parameters a notebook declares: name -> {type, default, help} (as ``papermill --help-notebook``)."""
+    import papermill
+
+    path = _notebook(notebook)
+    return {name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
+            for name, p in papermill.inspect_notebook(str(path)).items()}
+
+
+def coerce_parameters(notebook: str | os.PathLike[str], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Convert command-line strings to each parameter's declared type (int, float, bool, str)."""
+    declared = notebook_parameters(notebook)
+    out = {}
+    for name, text in raw.items():
+        if name not in declared:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{Path(notebook).name} has no parameter '{name}'; it takes "
+                                                          f"{', '.join(declared)}")
+        out[name] = _coerce(name, text, declared[name]["type"])
+    return out
+
+
+def _coerce(name: str, text: str, type_name: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(text)
+        if type_name == "float":
+            return float(text)
+    except ValueError:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"parameter '{name}' must be {type_name}; got {text!r}") from None
+    if type_name == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"parameter '{name}' must be true or false; got {text!r}")
+    return text
+
+
+def read_parameter_sets(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """A batch file: a JSON list of objects, one set of notebook parameters each."""
+    try:
+        sets = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the parameter sets ({exc})", file=str(path)) from exc
+    if not isinstance(sets, list) or not sets or not all(isinstance(s, dict) for s in sets):
+        raise DataError(ErrorCode.BAD_ARGUMENT, "the parameter file must hold a non-empty JSON list of objects",
+                        file=str(path))
+    return sets
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_notebook(
+    notebook: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    summary_path: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    log_output: bool = False,
+    timeout: int | None = None,
+) -> NotebookRun:
+    """Execute a notebook with papermill and read its JSON summary; raises ``WorkbenchError`` if a cell fails.
+
+    The summary goes to ``summary_path`` (default: ``output`` with ``.json``);
+    ``progress`` becomes the notebook's ``show_progress`` unless ``parameters``
+    set it; ``timeout`` limits each cell (seconds).  The kernel is the Python
+    running this function (kernel ``python3``).
+    """
+    path = _notebook(notebook)
+    declared = notebook_parameters(path)
+    params = _check_parameters(path, declared, parameters or {})
+    run = _run(path, declared, Path(output), params, summary_path, progress, log_output, timeout)
+    if run.error:
+        raise WorkbenchError(NOTEBOOK_FAILED, f"{path.name} failed: {run.error['message']} (see {run.output})",
+                             file=str(path))
+    return run
+
+
+def run_batch(
+    notebook: str | os.PathLike[str],
+    parameter_sets: Sequence[Mapping[str, Any]],
+    output_dir: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    log_output: bool = False,
+    timeout: int | None = None,
+) -> list[NotebookRun]:
+    """Run a notebook once per parameter set, one after the other, as users' batch runs do.
+
+    Run ``i`` writes ``<stem>-<i>.ipynb`` and ``<stem>-<i>.json`` (its summary)
+    under ``output_dir``; ``batch.json`` lists every run.  A failing run is
+    recorded (``error``) and the others still run.
+    """
+    path = _notebook(notebook)
+    if isinstance(parameter_sets, Mapping) or not parameter_sets:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "parameter_sets must be a non-empty list of mappings")
+    declared = notebook_parameters(path)
+    checked = [_check_parameters(path, declared, p) for p in parameter_sets]
+    folder = Path(output_dir)
+    runs = []
+    for i, params in enumerate(checked):
+        output = folder / f"{path.stem}-{i:03d}.ipynb"
+        runs.append(_run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout))
+    atomic_write_text(folder / "batch.json", json.dumps(
+        {"notebook": str(path), "runs": [r.to_json() for r in runs],
+         "failed": sum(not r.ok for r in runs)}, indent=2, default=str))
+    return runs
+
+
+def _run(path: Path, declared: Mapping[str, Any], output: Path, params: dict[str, Any], summary_path,
+         progress: bool, log_output: bool, timeout: int | None) -> NotebookRun:
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    output = output.resolve()
+    summary = Path(summary_path).resolve() if summary_path is not None else output.with_suffix(".json")
+    params = dict(params)
+    if "summary_path" in declared:
+        params["summary_path"] = str(summary)
+    if "show_progress" in declared:
+        params.setdefault("show_progress", progress)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    summary.unlink(missing_ok=True)
+    started = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(str(path), str(output), parameters=params, kernel_name=KERNEL_NAME,
+                                   cwd=str(path.parent), progress_bar=False, log_output=log_output,
+                                   execution_timeout=timeout)
+    except papermill.PapermillExecutionError as exc:
+        error = {"code": NOTEBOOK_FAILED, "message": f"{exc.ename}: {exc.evalue}"}
+    except (DeadKernelError, CellTimeoutError) as exc:
+        error = {"code": NOTEBOOK_FAILED, "message": f"{type(exc).__name__}: {exc}"}
+    seconds = round(time.perf_counter() - started, 3)
+    recorded = read_summary(summary) if error is None and summary.exists() else None
+    return NotebookRun(str(path), str(output), params, recorded, seconds, error)
+
+
+def _check_parameters(path: Path, declared: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(parameters, Mapping):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"parameters must be a mapping; got {type(parameters).__name__}")
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{path.name} has no parameter {', '.join(map(repr, unknown))}; "
+                                                      f"it takes {', '.join(declared)}")
+    return dict(parameters)
+
+
+def _notebook(notebook: str | os.PathLike[str]) -> Path:
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"expected an .ipynb notebook; got '{path}'")
+    if not path.is_file():
+        raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "notebook not found", file=str(path))
+    return path.resolve()
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def write_summary(path: str | os.PathLike[str], **values: Any) -> dict[str, Any]:
+    """Write a notebook's JSON summary (atomically; ``""`` writes nothing) and return it for display."""
+    summary = _jsonable(values)
+    if path:
+        atomic_write_text(path, json.dumps(summary, indent=2, sort_keys=True))
+    return summary
+
+
+def read_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON summary a notebook wrote."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the notebook summary ({exc})", file=str(path)) from exc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return format_timestamp(value)
+    if isinstance(value, (pd.Timedelta, Path)):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DASHBOARD, ip: str = "127.0.0.1",
+                      open_browser: bool = False) -> list[str]:
+    """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port must be in 1..65535; got {port!r}")
+    path = _notebook(notebook)
+    command = [sys.executable, "-m", "voila", path.name, f"--port={port}", f"--Voila.ip={ip}"]
+    return command + ([] if open_browser else ["--no-browser"])
+
+
+def start_dashboard(*, port: int = 8866, home: str | os.PathLike[str] | None = None,
+                    notebook: str | os.PathLike[str] = DASHBOARD, open_browser: bool = False,
+                    **popen: Any) -> subprocess.Popen:
+    """Start Voila on the dashboard (registry ``home`` or ``$WORKBENCH_HOME``); the caller stops the process."""
+    command = dashboard_command(port=port, notebook=notebook, open_browser=open_browser)
+    env = dict(os.environ)
+    if home is not None:
+        env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
+    return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=env, **popen)
+
+
+# ---------------------------------------------------------------- helpers the notebooks call
+
+
+def open_registry(home: str = "") -> Registry:
+    """The registry of ``home`` (``""``: ``$WORKBENCH_HOME`` or ``~/.workbench``)."""
+    return Registry(home or None)
+
+
+def model_or_fit(model_id: str, registry: Registry, **fit: Any):
+    """The READY model ``model_id``; with ``""`` a new model trained by ``MultivariateModel.fit(**fit)``.
+
+    This lets the inspection and inference notebooks run on their own.
+    """
+    from workbench.mvad import MultivariateModel
+
+    model = MultivariateModel(model_id, registry) if model_id else MultivariateModel.fit(registry=registry, **fit)
+    return require_ready(model)
+
+
+def require_ready(model):
+    """The model itself if READY; otherwise a ``ModelStateError`` carrying its status and errors."""
+    status = model.status
+    if status != ModelStatus.READY.value:
+        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in model.errors) or "no error recorded"
+        raise ModelStateError(ErrorCode.MODEL_NOT_READY, f"model '{model.model_id}' is {status}: {errors}")
+    return model
+
+
+def models_table(registry: Registry, top: int = 20) -> pd.DataFrame:
+    """The registry's newest models, one row each: id, name, status, times, window, variable count."""
+    from workbench.client import AnomalyDetectorClient
+
+    page = AnomalyDetectorClient(registry.home).list_multivariate_models(skip=0, top=top)
+    rows = [{
+        "modelId": m["modelId"], "displayName": m["modelInfo"].get("displayName", ""),
+        "status": m["modelInfo"]["status"], "createdTime": m.get("createdTime"),
+        "lastUpdatedTime": m.get("lastUpdatedTime"), "slidingWindow": m["modelInfo"].get("slidingWindow"),
+        "variables": len(m["modelInfo"]["diagnosticsInfo"].get("variableStates") or []),
+    } for m in page["models"]]
+    return pd.DataFrame(rows, columns=["modelId", "displayName", "status", "createdTime", "lastUpdatedTime",
+                                       "slidingWindow", "variables"])
+
+
+def export_result(registry: Registry, result_id: str, folder: str = "", *,
+                  episodes: pd.DataFrame | None = None) -> dict[str, str]:
+    """Write a READY result as ``<id>.csv`` (scores and contributions per timestamp), ``<id>.json`` (the v1.1
+    result) and, given episodes, ``<id>-episodes.json``; ``folder`` ``""`` is ``<home>/exports``.  Returns the paths.
+    """
+    from workbench.mvad import batch
+    from workbench.postprocess import episodes_to_json
+
+    document = batch.get_result(registry, result_id)
+    if document["summary"]["status"] != ModelStatus.READY.value:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {document['summary']['status']}")
+    target = Path(folder) if folder else registry.home / "exports"
+    detections = batch.load_detections(registry, result_id)
+    table = detections.frame.join(detections.contributions.add_prefix("contribution_"))
+    paths = {"csv": target / f"{result_id}.csv", "json": target / f"{result_id}.json"}
+    atomic_write_text(paths["csv"], table.to_csv(date_format="%Y-%m-%dT%H:%M:%SZ"))
+    atomic_write_text(paths["json"], json.dumps(document))
+    if episodes is not None:
+        paths["episodes"] = target / f"{result_id}-episodes.json"
+        atomic_write_text(paths["episodes"], json.dumps(episodes_to_json(episodes), indent=2))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def ready_detections(registry: Registry, result_id: str):
+    """The cached scores of a batch result; a ``ModelStateError`` with the result's errors unless it is READY."""
+    from workbench.mvad.batch import load_detections
+
+    summary = registry.get_result(result_id)["summary"]
+    if summary["status"] != ModelStatus.READY.value:
+        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in summary.get("errors") or []) or "no error recorded"
+        raise ModelStateError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {summary['status']}: {errors}")
+    return load_detections(registry, result_id)
+
+
+def anomaly_interpretation(detections, rank: int = 0, *, min_severity: float = 0.0, top_k: int = 10):
+    """``(timestamp, interpretation)`` of the anomaly ranked ``rank`` by severity (0 = the most severe);
+    ``(None, [])`` when fewer anomalies pass ``min_severity``."""
+    from workbench.postprocess import flagged
+
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 0:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"rank must be a non-negative integer; got {rank!r}")
+    rows = np.flatnonzero(flagged(detections.frame, min_severity))
+    if rank >= rows.size:
+        return None, []
+    severity = detections.frame["severity"].to_numpy()[rows]
+    row = int(rows[np.argsort(-severity, kind="stable")[rank]])
+    return detections.frame.index[row], detections.interpretation(row, top_k)
