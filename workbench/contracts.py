@@ -178,6 +178,11 @@ def _time_range(body: Mapping[str, Any], *, required: bool) -> tuple[pd.Timestam
     if required and (start_raw is None or end_raw is None):
         missing = [n for n, v in (("startTime", start_raw), ("endTime", end_raw)) if v is None]
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{' and '.join(missing)} required")
+    return time_range(start_raw, end_raw)
+
+
+def time_range(start_raw: Any, end_raw: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """Parse optional ``startTime``/``endTime``; ``endTime`` before ``startTime`` is an error (equal is fine)."""
     start = parse_timestamp(start_raw, field_name="startTime") if start_raw is not None else None
     end = parse_timestamp(end_raw, field_name="endTime") if end_raw is not None else None
     if start is not None and end is not None and end < start:
@@ -710,12 +715,7 @@ class UnivariateDetectionOptions(_Contract):
         return cls(values=values, timestamps=stamps, positions=positions, **params)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"series": _series_json(self.values, self.timestamps),
-                               "granularity": self.granularity.value}
-        if self.custom_interval != 1:
-            out["customInterval"] = self.custom_interval
-        if self.period is not None:
-            out["period"] = self.period
+        out = _series_fields_json(self)
         out.update(maxAnomalyRatio=self.max_anomaly_ratio, sensitivity=self.sensitivity,
                    imputeMode=self.impute_mode.value)
         if self.impute_fixed_value is not None:
@@ -777,14 +777,20 @@ class UnivariateChangePointDetectionOptions(_Contract):
         return cls(values=values, timestamps=stamps, positions=positions, **params)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"series": _series_json(self.values, self.timestamps),
-                               "granularity": self.granularity.value}
-        if self.custom_interval != 1:
-            out["customInterval"] = self.custom_interval
-        if self.period is not None:
-            out["period"] = self.period
+        out = _series_fields_json(self)
         out.update(stableTrendWindow=self.stable_trend_window, threshold=self.threshold)
         return out
+
+
+def _series_fields_json(options: Any) -> dict[str, Any]:
+    """The request fields both univariate option types share: series, granularity, customInterval, period."""
+    out: dict[str, Any] = {"series": _series_json(options.values, options.timestamps),
+                           "granularity": options.granularity.value}
+    if options.custom_interval != 1:
+        out["customInterval"] = options.custom_interval
+    if options.period is not None:
+        out["period"] = options.period
+    return out
 
 
 def _series_json(values: pd.Series, timestamps: pd.DatetimeIndex | None) -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ class ErrorCode:
     TRAINING_FAILED = "TrainingFailed"
     TRAINING_INTERRUPTED = "TrainingInterrupted"
     INSUFFICIENT_HISTORICAL_DATA = "InsufficientHistoricalData"
+    NOTEBOOK_FAILED = "NotebookFailed"
     # univariate (v1.1 /timeseries)
     INVALID_GRANULARITY = "InvalidGranularity"
     REQUIRED_GRANULARITY = "RequiredGranularity"

@@ -36,7 +36,7 @@ from workbench.registry import Registry
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
-NOTEBOOK_FAILED = "NotebookFailed"
+NOTEBOOK_FAILED = ErrorCode.NOTEBOOK_FAILED
 KERNEL_NAME = "python3"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}

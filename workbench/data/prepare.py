@@ -13,7 +13,7 @@ import pandas as pd
 
 from workbench.contracts import (
     MAX_TIMESTAMPS, RECOMMENDED_MIN_TIMESTAMPS, AlignPolicy, DataSchema, VariableState, format_timestamp,
-    parse_timestamp,
+    time_range,
 )
 from workbench.data.align import AlignedData, align
 from workbench.data.sources import SourcePolicy, resolve
@@ -56,7 +56,7 @@ def load(
     """Read ``data_source`` and prepare it; every failure is a WorkbenchError naming the file/column/row."""
     schema = _schema(data_schema)
     policy = _policy(align_policy)
-    start, end = _range(start_time, end_time)
+    start, end = time_range(start_time, end_time)
     raw = resolve(data_source, schema, policy=source_policy)
     variables = read_variables(raw)
     return _prepare(variables, policy, start, end, min_timestamps, label=raw.description)
@@ -72,7 +72,7 @@ def from_frame(
 ) -> PreparedData:
     """Prepare a DataFrame with a DatetimeIndex or a ``timestamp`` column and one numeric column per variable."""
     policy = _policy(align_policy)
-    start, end = _range(start_time, end_time)
+    start, end = time_range(start_time, end_time)
     return _prepare(variables_from_frame(frame), policy, start, end, min_timestamps, label="DataFrame")
 
 
@@ -145,12 +145,3 @@ def _policy(value: AlignPolicy | dict | None) -> AlignPolicy:
     return AlignPolicy.from_json(value)
 
 
-def _range(start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    start_ts = parse_timestamp(start, field_name="startTime") if start is not None else None
-    end_ts = parse_timestamp(end, field_name="endTime") if end is not None else None
-    if start_ts is not None and end_ts is not None and end_ts < start_ts:
-        raise ValidationError(
-            ErrorCode.INVALID_TIMESTAMP_RANGE,
-            f"endTime ({format_timestamp(end_ts)}) must be later than or equal to startTime ({format_timestamp(start_ts)})",
-        )
-    return start_ts, end_ts

@@ -62,11 +62,7 @@ class MultivariateModel:
         request = ModelInfo.from_json({k: v for k, v in body.items() if v is not None})
         registry = registry or Registry()
         bar = _progress_bar(epochs) if progress and wait else None
-        callback = None
-        if bar is not None:
-            def callback(epoch, total, train_loss, validation_loss):
-                bar.update(1)
-                bar.set_postfix(train=f"{train_loss:.4f}", validation=f"{validation_loss:.4f}", refresh=False)
+        callback = _advance(bar) if bar is not None else None
         try:
             model_id = training.submit(registry, request, frame=source if is_frame else None, wait=wait,
                                        epochs=epochs, seed=seed, progress=callback, detector_params=detector_params)
@@ -154,6 +150,14 @@ def _iso(value) -> str | None:
     if value is None:
         return None
     return format_timestamp(pd.Timestamp(value)) if not isinstance(value, str) else value
+
+
+def _advance(bar):
+    """A training progress callback that moves ``bar`` one epoch and shows the losses."""
+    def callback(epoch, total, train_loss, validation_loss):
+        bar.update(1)
+        bar.set_postfix(train=f"{train_loss:.4f}", validation=f"{validation_loss:.4f}", refresh=False)
+    return callback
 
 
 def _progress_bar(total: int):
