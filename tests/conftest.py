@@ -21,10 +21,25 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on (for servers the tests start)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, name: str, read_log, timeout: float = 60) -> None:
+    """Wait until ``process`` listens on ``port``; fail the test with its log if it exits or never listens."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited early: {read_log()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"{name} did not listen on port {port} within {timeout:.0f} s")
 
 
 def _azurite_binary() -> str | None:
@@ -38,24 +53,14 @@ def azurite():
     binary = _azurite_binary()
     if binary is None:
         pytest.fail("azurite-blob is not installed: run scripts/setup.sh")
-    port = _free_port()
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="azurite-")  # its debug/extent files, if any, go here, not in the repo
     proc = subprocess.Popen(
         [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
          "--skipApiVersionCheck", "--silent"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=workdir,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"azurite exited early: {proc.stdout.read().decode(errors='replace')}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("azurite did not start within 30 s")
+    wait_for_port(port, proc, "azurite", lambda: proc.stdout.read().decode(errors="replace"), timeout=30)
     conn = (
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"

@@ -8,7 +8,6 @@ follow; a screenshot is saved to ``test-artifacts/dashboard.png``.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from test_notebooks import write_anomalous_sample
 from workbench.client import AnomalyDetectorClient
 from workbench.mvad import MultivariateModel
+from conftest import free_port, wait_for_port
 from workbench.notebooks import start_dashboard
 from workbench.registry import Registry
 
@@ -29,12 +29,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LOAD_TIMEOUT_MS = 120_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +50,10 @@ def registry_home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboard_url(registry_home, tmp_path_factory):
     """``workbench notebooks dashboard``'s Voila process on a free loopback port; stopped after the tests."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
     process = start_dashboard(port=port, home=registry_home, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"voila exited early: {log.read()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("voila did not listen within 60 s")
+    wait_for_port(port, process, "voila", lambda: (log.seek(0), log.read())[1])
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from azure.ai.anomalydetector.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -26,16 +26,10 @@ KEY = "test-key-123"
 SAMPLE_CSV = str(SAMPLES / "sample_data_5_3000.csv")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``workbench serve`` in its own process on a free loopback port; stopped after the module."""
-    port = _free_port()
+    port = free_port()
     home = tmp_path_factory.mktemp("server-home")
     env = dict(os.environ, WORKBENCH_API_KEY=KEY, WORKBENCH_NUM_THREADS="1")
     proc = subprocess.Popen(
