@@ -234,14 +234,40 @@ def _register_detect_last(sub) -> None:
 
 
 def _detect_last(args: argparse.Namespace) -> dict:
+    return _client(args).detect_multivariate_last_anomaly(args.model_id, _read_body(args.body))
+
+
+def _read_body(path: str) -> object:
+    """A v1.1 request body from a JSON file, with a clear error if it cannot be read."""
     from workbench.exceptions import DataError, ErrorCode
 
     try:
-        with open(args.body, encoding="utf-8") as handle:
-            body = json.load(handle)
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
     except (OSError, ValueError) as exc:
-        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the request body ({exc})", file=args.body) from exc
-    return _client(args).detect_multivariate_last_anomaly(args.model_id, body)
+        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the request body ({exc})", file=path) from exc
+
+
+# ---------------------------------------------------------------- univariate
+
+_UNIVARIATE = {
+    "entire": ("detect_univariate_entire_series", "expected value, margins and anomaly flags for every point"),
+    "last": ("detect_univariate_last_point", "whether the latest point is an anomaly"),
+    "changepoint": ("detect_univariate_change_point", "trend change points and their confidence"),
+}
+
+
+def _register_univariate(sub) -> None:
+    p = sub.add_parser(
+        "univariate", help="univariate detection: entire series, last point, change points (v1.1 bodies)",
+        description="Post a v1.1 univariate request body (a JSON file with 'series', 'granularity', ...) and print "
+                    "the v1.1 response.",
+    )
+    kinds = p.add_subparsers(title="kinds", metavar="KIND")
+    for kind, (method, what) in _UNIVARIATE.items():
+        k = kinds.add_parser(kind, help=what, description=f"Detect {what} ({method}).")
+        k.add_argument("body", help="JSON file with the request body")
+        k.set_defaults(handler=lambda a, m=method: getattr(_client(a), m)(_read_body(a.body)))
 
 
 # ---------------------------------------------------------------- serve
@@ -369,7 +395,7 @@ def _notebooks_dashboard(args: argparse.Namespace) -> None:
 
 
 _REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload, _register_train, _register_models,
-                             _register_detect, _register_detect_last, _register_serve,
+                             _register_detect, _register_detect_last, _register_univariate, _register_serve,
                              _register_notebooks]
 
 
