@@ -33,14 +33,6 @@ def _prep(kind: str, zip_path: Path, out_dir: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def product_data_api_available() -> bool:
-    try:
-        from workbench.data import load  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_scale(methods: list[str], *, quick: bool = False, epochs: int | None = None, threads: int = 1,
               cache_dir: Path = CACHE, log=print) -> dict:
     """Prepare, train and score the synthetic matrix; returns times and peak RSS."""
@@ -58,11 +50,10 @@ def run_scale(methods: list[str], *, quick: bool = False, epochs: int | None = N
                     "prep": {}, "product": None}
     log("scale: data preparation, pandas baseline")
     result["prep"]["pandas"] = _prep("pandas", zip_path, out_dir)
-    if product_data_api_available():
-        log("scale: data preparation, workbench.data.load")
-        result["prep"]["workbench"] = _prep("workbench", zip_path, out_dir)
-        result["prep"]["time_ratio_vs_pandas"] = (result["prep"]["workbench"]["seconds"]
-                                                  / result["prep"]["pandas"]["seconds"])
+    log("scale: data preparation, workbench.data.load")
+    result["prep"]["workbench"] = _prep("workbench", zip_path, out_dir)
+    result["prep"]["time_ratio_vs_pandas"] = (result["prep"]["workbench"]["seconds"]
+                                              / result["prep"]["pandas"]["seconds"])
     if "product" in methods:
         bench = Benchmark(f"synthetic-{n_rows}x{N_VARS}", values, [f"series_{j}" for j in range(N_VARS)],
                           [Case("in-sample", values, labels)])

@@ -28,6 +28,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a server the tests started, killing it if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_for_port(port: int, process: subprocess.Popen, name: str, read_log, timeout: float = 60) -> None:
     """Wait until ``process`` listens on ``port``; fail the test with its log if it exits or never listens."""
     deadline = time.time() + timeout
@@ -68,11 +78,7 @@ def azurite():
     try:
         yield conn
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

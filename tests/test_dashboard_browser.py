@@ -17,7 +17,7 @@ import pytest
 from test_notebooks import write_anomalous_sample
 from workbench.client import AnomalyDetectorClient
 from workbench.mvad import MultivariateModel
-from conftest import free_port, wait_for_port
+from conftest import free_port, stop_process, wait_for_port
 from workbench.notebooks import start_dashboard
 from workbench.registry import Registry
 
@@ -57,11 +57,7 @@ def dashboard_url(registry_home, tmp_path_factory):
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
 
 

@@ -18,7 +18,7 @@ from azure.ai.anomalydetector.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from conftest import free_port
+from conftest import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -48,8 +48,7 @@ def server(tmp_path_factory):
         except httpx.HTTPError:
             time.sleep(0.3)
     yield endpoint
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -167,11 +167,6 @@ class Registry:
                 raise _model_not_found(model_id)
         return document
 
-    def claim_model(self, model_id: str) -> None:
-        """Make the calling process the owner of a model's job (for a job run in another process)."""
-        with self._connect() as db:
-            db.execute("UPDATE models SET owner=? WHERE model_id=?", (_owner_token(), model_id))
-
     def get_model(self, model_id: str) -> dict[str, Any]:
         with self._connect() as db:
             row = db.execute("SELECT document FROM models WHERE model_id=?", (str(model_id),)).fetchone()
