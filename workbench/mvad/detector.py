@@ -13,6 +13,9 @@
 Row ``t`` is scored from rows ``t - sliding_window .. t`` only, so the first
 ``sliding_window`` rows of any input are not valid and a row gets the same
 score whether it is scored in a long batch or as the last row of a short one.
+Its flag compares that score with the training threshold, raised for a call
+whose rows drifted as a whole (:func:`workbench.mvad.scoring.drift_threshold`:
+at least 100 valid rows whose median score exceeds a third of the threshold).
 The network itself reads the last ``context`` (default 32) rows; the whole
 window feeds the correlation changes reported for anomalies.
 
@@ -63,6 +66,7 @@ class ScoreResult:
     severity: np.ndarray       # (T,) in [0, 1]: 0 for normal rows, grows with the score
     is_anomaly: np.ndarray     # (T,) bool: score >= the threshold calibrated on training data
     contributions: np.ndarray  # (T, V) >= 0: each valid row sums to 1, invalid rows are 0
+    threshold: float           # the threshold applied: ``threshold_``, or higher where the data drifted
 
 
 class MultivariateDetector:
@@ -73,7 +77,8 @@ class MultivariateDetector:
                  context: int = 32, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
-                 threshold_quantile: float = 0.99, threshold_margin: float = 2.0, chunk_rows: int = 16384) -> None:
+                 threshold_spread: float = scoring.THRESHOLD_SPREAD, drift_factor: float = scoring.DRIFT_FACTOR,
+                 chunk_rows: int = 16384) -> None:
         self.sliding_window = sliding_window
         self.epochs = epochs
         self.seed = seed
@@ -89,13 +94,13 @@ class MultivariateDetector:
         self.max_validation_windows = max_validation_windows
         self.smoothing = smoothing
         self.top_fraction = top_fraction
-        self.threshold_quantile = threshold_quantile
-        self.threshold_margin = threshold_margin
+        self.threshold_spread = threshold_spread
+        self.drift_factor = drift_factor
         self.chunk_rows = chunk_rows
 
     _PARAMS = ("sliding_window", "epochs", "seed", "validation_fraction", "device", "num_threads", "context",
                "hidden", "latent", "batch_size", "learning_rate", "max_windows_per_epoch",
-               "max_validation_windows", "smoothing", "top_fraction", "threshold_quantile", "threshold_margin", "chunk_rows")
+               "max_validation_windows", "smoothing", "top_fraction", "threshold_spread", "drift_factor", "chunk_rows")
 
     def get_params(self) -> dict:
         """Constructor parameters (JSON-able)."""
@@ -190,7 +195,9 @@ class MultivariateDetector:
         if meta.get("stateVersion") != STATE_VERSION:
             raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE,
                                   f"unsupported detector state version {meta.get('stateVersion')!r}")
-        det = cls(**meta["params"])
+        # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
+        # threshold_ keeps their effect
+        det = cls(**{k: v for k, v in meta["params"].items() if k in cls._PARAMS})
         det.variables_ = list(meta["variables"])
         det.context_ = int(meta["context"])
         det.threshold_ = float(meta["threshold"])
@@ -277,8 +284,7 @@ class MultivariateDetector:
         self.forecast_scale_ = scoring.error_scale(forecast_err)
         self.reconstruction_scale_ = scoring.error_scale(recon_err)
         held_out = self._score(z[cut - self.sliding_window:])
-        self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:],
-                                                      self.threshold_quantile, self.threshold_margin)
+        self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread)
         self.correlation_median_, self.correlation_spread_ = scoring.correlation_profile(
             z[:cut], min(self.sliding_window, cut))
 
@@ -313,9 +319,9 @@ class MultivariateDetector:
             smoothed = scoring.trailing_mean(errors, k)
             score[lo:hi] = scoring.aggregate(smoothed, top)
             shares[lo:hi] = scoring.contributions(smoothed)
-        threshold = getattr(self, "threshold_", math.inf)
+        threshold = scoring.drift_threshold(getattr(self, "threshold_", math.inf), score[valid], self.drift_factor)
         is_anomaly = valid & (np.nan_to_num(score, nan=-math.inf) >= threshold)
-        return ScoreResult(valid, score, scoring.severity(score, threshold), is_anomaly, shares)
+        return ScoreResult(valid, score, scoring.severity(score, threshold), is_anomaly, shares, threshold)
 
     # ------------------------------------------------------------------ helpers
 
@@ -331,8 +337,8 @@ class MultivariateDetector:
             (isinstance(self.smoothing, int) and 1 <= self.smoothing < self.sliding_window,
              "smoothing must be an integer in [1, sliding_window)"),
             (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
-            (0.0 < self.threshold_quantile <= 1.0 and self.threshold_margin > 0,
-             "threshold_quantile must lie in (0, 1] and threshold_margin be > 0"),
+            (self.threshold_spread > 0 and self.drift_factor >= 0,
+             "threshold_spread must be > 0 and drift_factor >= 0"),
             (self.context >= 1 and self.hidden >= 1 and self.batch_size >= 1 and self.chunk_rows >= 1
              and self.max_windows_per_epoch >= 1 and self.max_validation_windows >= 1,
              "context, hidden, batch_size, chunk_rows and the window caps must be >= 1"),

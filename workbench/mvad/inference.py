@@ -29,6 +29,7 @@ class Detections:
     frame: pd.DataFrame            # index: timestamp; columns: valid, is_anomaly, severity, score
     contributions: pd.DataFrame    # (T, V) contribution of each variable, rows sum to 1 (NaN where not valid)
     changed_variables: dict[int, dict[str, list[str]]]   # row -> {variable: changedVariables}, anomalous rows
+    threshold: float = float("nan")  # the score threshold applied (raised above the model's for drifted data)
 
     @property
     def variables(self) -> list[str]:
@@ -77,10 +78,16 @@ def check_variables(expected: list[str], actual: list[str]) -> None:
                         "the data must hold exactly the model's variables; " + "; ".join(parts))
 
 
-def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int) -> Detections:
-    """Score rows ``first_row..`` of ``history`` (earlier rows only supply the sliding window)."""
+def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int, score_from: int | None = None) -> Detections:
+    """Score rows ``first_row..`` of ``history``; earlier rows supply the sliding window.
+
+    ``score_from`` (default: one window before ``first_row``) scores earlier
+    rows too, without returning them, so that their scores join the median
+    that raises the threshold for drifted data (detect-last uses the request's
+    whole history this way).
+    """
     window = detector.sliding_window
-    start = max(0, first_row - window)
+    start = max(0, first_row - window) if score_from is None else min(score_from, max(0, first_row - window))
     values = history.to_numpy(dtype=np.float64)[start:]
     scored = detector.score(values)
     keep = slice(first_row - start, None)
@@ -97,7 +104,7 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int) -> 
     changed = {}
     for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):
         changed[int(row)] = detector.correlation_changes(values, int(row) + (first_row - start), top_k)
-    return Detections(frame, contributions, changed)
+    return Detections(frame, contributions, changed, scored.threshold)
 
 
 def detect_prepared(detector, prepared: data.PreparedData, top_k: int) -> Detections:
@@ -126,9 +133,8 @@ def detect_last(detector, model_info: dict, request: LastDetectionRequest) -> La
     aligned = data.align({k: variables[k] for k in detector.variables_},
                          AlignPolicy.from_json(model_info.get("alignPolicy")))
     states: list[VariableState] = aligned.variable_states()
-    window = detector.sliding_window
-    frame = aligned.frame.iloc[-(window + 1):]
-    detections = score_frame(detector, frame, len(frame) - 1, request.top_contributor_count)
+    frame = aligned.frame
+    detections = score_frame(detector, frame, len(frame) - 1, request.top_contributor_count, score_from=0)
     return LastDetectionResult(states, detections.results(request.top_contributor_count))
 
 
