@@ -165,3 +165,27 @@ def test_pandas_native_detection_flags_an_injected_anomaly(model):
     top = detections.interpretation(row, 2)
     assert top[0].variable == "series_2" and len(top) == 2
     assert parse_timestamp(detections.frame.index[0]) == parse_timestamp("2021-01-02T09:20:00Z")
+
+
+def _shifted_last_body(shift: float, burst: float, rows: int | None = None) -> dict:
+    """The streaming sample with series_1 moved by ``shift`` throughout and a ``burst`` on series_2's last rows."""
+    body = json.load(open("data/samples/detect_last_5_3000.json"))
+    for v in body["variables"]:
+        v["timestamps"], v["values"] = v["timestamps"][-(rows or 0):], v["values"][-(rows or 0):]
+    body["variables"][1]["values"] = [x + shift for x in body["variables"][1]["values"]]
+    body["variables"][2]["values"][-3:] = [x + burst for x in body["variables"][2]["values"][-3:]]
+    return body
+
+
+def test_detect_last_judges_drift_from_the_history_sent(model):
+    client, model_id = model
+
+    def last(**kw):
+        return client.detect_multivariate_last_anomaly(model_id, _shifted_last_body(**kw))["results"][0]["value"]
+
+    # series_1 sits 4 units off for all 1,000 rows: the new normal, not an anomaly ...
+    assert not last(shift=4.0, burst=0.0)["isAnomaly"]
+    # ... though the same last row alone, with just one window of history, is judged by the training threshold
+    assert last(shift=4.0, burst=0.0, rows=WINDOW + 1)["isAnomaly"]
+    # a burst on top of the drift still stands out
+    assert last(shift=4.0, burst=12.0)["isAnomaly"] and last(shift=0.0, burst=12.0)["isAnomaly"]

@@ -237,6 +237,7 @@ def test_inference_finds_the_injected_faults_and_exports_them(workspace, inferen
     assert summary["timestamps"] == summary["valid"] == 721
     assert summary["explorer"]["anomalies"] == summary["anomalies"] > 0
     assert 0.5 < summary["max_severity"] <= 1.0
+    assert summary["score_threshold"] >= summary["model_threshold"] > 0   # the threshold actually applied
     exported = summary["exported"]
     episodes = json.loads(Path(exported["episodes"]).read_text())
     assert len(episodes) == summary["episodes"] == summary["explorer"]["episodes"]
