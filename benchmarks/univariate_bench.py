@@ -11,9 +11,15 @@
    ``time-series-anomaly-detector`` 0.4.0 run in ``benchmarks/.venv-anchor`` (a subprocess that
    imports nothing from this repository): the SMD machines' three most cited root-cause
    columns (test split into chunks of at most 8,640 rows, the anchor's limit) and every SKAB
-   sensor column.  Both get the same points and default parameters; each point's score is its
-   deviation from the detector's expected value, |value - expectedValue| (and, second, the
-   0/1 isAnomaly).
+   sensor column.  Both get the same points and default parameters.  Three per-point scores,
+   each computed the same way for both sides from documented v1.1 outputs:
+
+   * deviation: |value - expectedValue|, the distance from the detector's expected value;
+   * severity: the v1.1 ``severity`` field (0 for normal points).  The anchor computes it
+     (boundary version V1, its default) but its ``EntireAnomalyDetector`` output drops it, so
+     the worker recomputes it with the anchor's own ``calculate_severity_v1`` from the expected
+     values and flags it returned;
+   * flags: the 0/1 isAnomaly.
 
 Writes ``benchmarks/results/univariate.json``.  This module's top level imports only the
 standard library and numpy, so the anchor venv can run its worker.
@@ -36,6 +42,7 @@ SAMPLES = HERE.parents[1] / "shared" / "data" / "azure_mvad_sample" / "univariat
 RESULTS = HERE / "results" / "univariate.json"
 ANCHOR_MAX_POINTS = 8640
 SMD_COLUMNS_PER_MACHINE = 3
+SCORES = ("deviation", "severity", "flags")
 
 
 # ---------------------------------------------------------------- anchor worker (runs in .venv-anchor)
@@ -47,6 +54,7 @@ def _anchor_worker(in_path: str, out_path: str) -> None:
 
     import pandas as pd
     from anomaly_detector import EntireAnomalyDetector
+    from anomaly_detector.univariate.util.boundary_utils import calculate_severity_v1
 
     warnings.simplefilter("ignore")
     data = np.load(in_path)
@@ -66,11 +74,16 @@ def _anchor_worker(in_path: str, out_path: str) -> None:
             print(f"anchor failed on series {i}: {exc}", file=sys.stderr)
             out[f"expected_{i}"] = np.full(len(values), np.nan)
             out[f"anomaly_{i}"] = np.zeros(len(values), dtype=bool)
+            out[f"upper_{i}"] = out[f"lower_{i}"] = out[f"severity_{i}"] = np.full(len(values), np.nan)
             seconds.append(float("nan"))
             continue
         seconds.append(time.perf_counter() - t0)
         out[f"expected_{i}"] = np.array([r["result"]["expected_value"] for r in result], dtype=float)
         out[f"anomaly_{i}"] = np.array([r["result"]["is_anomaly"] for r in result], dtype=bool)
+        out[f"upper_{i}"] = np.array([r["result"]["upper_margin"] for r in result], dtype=float)
+        out[f"lower_{i}"] = np.array([r["result"]["lower_margin"] for r in result], dtype=float)
+        out[f"severity_{i}"] = np.array([calculate_severity_v1(v, e, a) for v, e, a in
+                                         zip(values, out[f"expected_{i}"], out[f"anomaly_{i}"])], dtype=float)
     out["seconds"] = np.array(seconds)
     np.savez(out_path, **out)
 
@@ -167,12 +180,12 @@ def labelled_series(quick: bool) -> list[dict]:
     return [s for s in series if 0 < s["labels"].sum() < len(s["labels"]) and np.ptp(s["values"]) > 0]
 
 
-def _ours(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+def _ours(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], float]:
     import pandas as pd
 
     from workbench.univariate import detect_entire
 
-    expected, flags, seconds = [], [], 0.0
+    expected, flags, severity, seconds = [], [], [], 0.0
     for s in series:
         index = pd.date_range("2020-01-01", periods=len(s["values"]), freq="min", tz="UTC")
         if s["granularity"] == "none":
@@ -182,10 +195,11 @@ def _ours(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], float
         seconds += time.perf_counter() - t0
         expected.append(frame["expected_value"].to_numpy())
         flags.append(frame["is_anomaly"].to_numpy())
-    return expected, flags, seconds
+        severity.append(frame["severity"].to_numpy())
+    return expected, flags, severity, seconds
 
 
-def _anchor(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+def _anchor(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], float]:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         arrays = {f"series_{i}": s["values"] for i, s in enumerate(series)}
@@ -194,17 +208,18 @@ def _anchor(series: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray], flo
                        check=True, cwd=tmp)
         out = np.load(dst)
         return ([out[f"expected_{i}"] for i in range(len(series))],
-                [out[f"anomaly_{i}"] for i in range(len(series))], float(np.nansum(out["seconds"])))
+                [out[f"anomaly_{i}"] for i in range(len(series))],
+                [out[f"severity_{i}"] for i in range(len(series))], float(np.nansum(out["seconds"])))
 
 
 def vus_comparison(quick: bool) -> dict:
     from workbench.evaluation import vus_pr
 
     series = labelled_series(quick)
-    ours_e, ours_f, ours_s = _ours(series)
-    anc_e, anc_f, anc_s = _anchor(series)
+    ours_e, ours_f, ours_v, ours_s = _ours(series)
+    anc_e, anc_f, anc_v, anc_s = _anchor(series)
     rows = []
-    for s, oe, of, ae, af in zip(series, ours_e, ours_f, anc_e, anc_f):
+    for s, oe, of, ov, ae, af, av in zip(series, ours_e, ours_f, ours_v, anc_e, anc_f, anc_v):
         if not np.isfinite(ae).all():
             continue  # the anchor gave no answer: compare on the series both answered
         y = s["labels"]
@@ -212,6 +227,7 @@ def vus_comparison(quick: bool) -> dict:
             "name": s["name"],
             "ours_deviation": vus_pr(y, np.abs(s["values"] - oe)),
             "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
+            "ours_severity": vus_pr(y, ov), "anchor_severity": vus_pr(y, av),
             "ours_flags": vus_pr(y, of.astype(float)), "anchor_flags": vus_pr(y, af.astype(float)),
         })
     summary = {}
@@ -219,9 +235,13 @@ def vus_comparison(quick: bool) -> dict:
         part = [r for r in rows if group == "all" or r["name"].startswith(group)]
         if not part:
             continue
-        summary[group] = {"series": len(part), **{k: float(np.mean([r[k] for r in part])) for k in
-                                                  ("ours_deviation", "anchor_deviation", "ours_flags", "anchor_flags")},
-                          "ours_better_deviation": int(sum(r["ours_deviation"] > r["anchor_deviation"] for r in part))}
+        summary[group] = {"series": len(part)}
+        for score in SCORES:
+            for side in ("ours", "anchor"):
+                summary[group][f"{side}_{score}"] = float(np.mean([r[f"{side}_{score}"] for r in part]))
+        for score in SCORES:  # series where ours is higher / lower (the rest are ties)
+            summary[group][f"ours_better_{score}"] = int(sum(r[f"ours_{score}"] > r[f"anchor_{score}"] for r in part))
+            summary[group][f"ours_worse_{score}"] = int(sum(r[f"ours_{score}"] < r[f"anchor_{score}"] for r in part))
     return {"series_total": len(series), "series_compared": len(rows), "seconds": {"ours": ours_s, "anchor": anc_s},
             "summary": summary, "per_series": rows}
 

@@ -126,6 +126,59 @@ def test_detects_a_trend_burst():
     assert len(set(flagged) & set(range(530, 560))) >= 20
 
 
+def _plain(values: np.ndarray) -> pd.Series:
+    return pd.Series(values, index=pd.date_range("2024-01-01", periods=len(values), freq="min", tz="UTC"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_long_level_shift_is_flagged_along_its_length(seed):
+    """A 2.5-sigma shift over 30% of the series (longer than the trend window, longer than the
+    25% cap): the expected value keeps the level before it, and the flags fill the cap inside
+    it rather than marking only its edges."""
+    n = 1000
+    values = np.random.default_rng(seed).normal(0, 1, n)
+    values[400:700] += 2.5
+    frame = detect_entire(_plain(values))
+    flags, expected = frame["is_anomaly"].to_numpy(), frame["expected_value"].to_numpy()
+    assert np.abs(np.median(expected[400:700])) < 0.5  # not following the shift up to 2.5
+    assert flags[400:700].sum() >= 180 and flags.sum() <= math.ceil(0.25 * n)
+    assert flags[:390].sum() + flags[710:].sum() == 0
+    # boundaries agree with the flags for points flagged for their stretch, too
+    v, margin = frame["value"].to_numpy(), frame["upper_margin"].to_numpy()
+    assert ((np.abs(v - expected) > margin) == flags).all()
+    severity = frame["severity"].to_numpy()
+    assert ((severity[flags] > 0) & (severity[flags] < 1)).all() and (severity[~flags] == 0).all()
+
+
+def test_long_level_shift_respects_a_smaller_cap():
+    values = np.random.default_rng(7).normal(0, 1, 1000)
+    values[400:700] += 2.5
+    out = detect_entire_series({"series": [{"value": v} for v in values.tolist()], "maxAnomalyRatio": 0.1})
+    flags = np.array(out["isAnomaly"])
+    assert 50 <= flags.sum() <= 100 and flags[400:700].sum() == flags.sum()
+
+
+def test_sustained_small_drift_is_found_though_no_point_stands_out():
+    """A 1.5-sigma bump over 60 points: no single point passes the point threshold, the stretch does."""
+    values = np.random.default_rng(3).normal(0, 1, 2000)
+    values[1000:1060] += 1.5
+    flags = detect_entire(_plain(values))["is_anomaly"].to_numpy()
+    assert flags[1000:1060].sum() >= 30 and flags.sum() - flags[1000:1060].sum() <= 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_gridded_values_raise_no_false_alarms(seed):
+    """Integer readings that sit mostly on one level: an ordinary step to the next level is no anomaly."""
+    values = np.round(np.random.default_rng(seed).normal(0, 0.6, 1500))
+    assert detect_entire(_plain(values))["is_anomaly"].sum() <= 2
+    values[700] = 6  # far off the grid's usual spread: still found
+    assert detect_entire(_plain(values))["is_anomaly"].iloc[700]
+
+
+def test_constant_series_has_no_anomalies():
+    assert not detect_entire(_plain(np.full(200, 5.0)))["is_anomaly"].any()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_clean_series_have_next_to_no_false_alarms(seed):
     assert detect_entire(_seasonal(10 + seed))["is_anomaly"].sum() <= 1

@@ -1,4 +1,5 @@
-"""Robust trend + seasonal decomposition on a regular grid, O(n log w).
+"""Robust trend + seasonal decomposition on a regular grid, O(n log w), and the robust
+statistics the detectors build on.
 
 A moving mean over exactly one period gives a first trend free of the seasonal component; the
 seasonal profile is the per-phase median of what is left (robust to spikes); the final trend
@@ -6,6 +7,10 @@ is a moving mean of the deseasonalised series after winsorising it around its ro
 (pandas' skip list).  Window edges are
 extrapolated linearly so that the newest point (last-point detection) is judged against
 the trend of the points before it rather than a truncated window that lags a slope.
+
+Also here: a trend fitted with some points left out (:func:`trend_without`), a least trimmed
+squares line (:func:`lts_line`), the remedian pyramid of a series (:func:`remedians`), and the
+resolution of data recorded on a grid of values (:func:`grid_step`, :func:`dither`).
 """
 from __future__ import annotations
 
@@ -112,3 +117,127 @@ def robust_trend(y: np.ndarray, window: int) -> np.ndarray:
     sigma = robust_scale(y - med)
     clipped = np.clip(y, med - WINSOR_SIGMAS * sigma, med + WINSOR_SIGMAS * sigma)
     return extrapolate_edges(rolling_mean(clipped, window), window)
+
+
+def trend_without(y: np.ndarray, window: int, excluded: np.ndarray) -> np.ndarray:
+    """:func:`robust_trend` of ``y`` with the ``excluded`` points left out.
+
+    Runs of kept points shorter than a quarter of the window between two excluded points are
+    left out too (an anomalous stretch is seldom significant at every one of its points, and a
+    few of its own points must not anchor the trend inside it).  Each excluded stretch is then
+    bridged by a straight line between the levels on either side of it: the median of the
+    quarter-window of kept points just before it and of those just after it, so that neither a
+    noisy point at an edge nor the other side tilts the bridge.  The trend is fitted as usual to
+    the bridged series.
+    """
+    span = odd(window // 4)
+    excluded = _close_gaps(excluded, span)
+    if excluded.all() or not excluded.any():
+        return robust_trend(y, window)
+    keep = np.flatnonzero(~excluded)
+    ends_run = np.flatnonzero(np.r_[np.diff(keep) > 1, keep[-1] < len(y) - 1])  # a stretch follows
+    starts_run = np.flatnonzero(np.r_[keep[0] > 0, np.diff(keep) > 1])  # a stretch precedes
+    # each side's level is the median of its span of kept points, placed at their middle
+    left_at, left = _span_medians(keep, y[keep], ends_run, span, forward=False)
+    right_at, right = _span_medians(keep, y[keep], starts_run, span, forward=True)
+    at, level = np.concatenate([left_at, right_at]), np.concatenate([left, right])
+    order = np.argsort(at, kind="stable")
+    filled = y.copy()
+    filled[excluded] = np.interp(np.flatnonzero(excluded), at[order], level[order])
+    return robust_trend(filled, window)
+
+
+def _span_medians(places: np.ndarray, values: np.ndarray, ends: np.ndarray, span: int,
+                  forward: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(middle place, median value)`` of the ``span`` points starting (``forward``) or ending
+    at each index in ``ends`` (fewer where the series runs out)."""
+    if not len(ends):
+        return np.empty(0), np.empty(0)
+    offsets = np.arange(span) if forward else np.arange(1 - span, 1)
+    rows = ends[:, None] + offsets[None, :]
+    inside = (rows >= 0) & (rows < len(values))
+    rows = np.clip(rows, 0, len(values) - 1)
+    return (np.nanmedian(np.where(inside, places[rows], np.nan), axis=1),
+            np.nanmedian(np.where(inside, values[rows], np.nan), axis=1))
+
+
+def _close_gaps(mask: np.ndarray, shortest: int) -> np.ndarray:
+    """``mask`` with every run of False shorter than ``shortest`` between two True set to True."""
+    n = len(mask)
+    steps = np.arange(n)
+    previous = np.maximum.accumulate(np.where(mask, steps, -1))  # last marked point at or before
+    following = np.minimum.accumulate(np.where(mask, steps, n)[::-1])[::-1]  # first at or after
+    inner = (previous >= 0) & (following < n)
+    return mask | (inner & (following - previous - 1 < shortest))
+
+
+def _line_fit(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    mt, my = t.mean(), y.mean()
+    spread = float(((t - mt) ** 2).sum())
+    slope = float(((t - mt) * (y - my)).sum()) / spread if spread > 0 else 0.0
+    return my - slope * mt, slope
+
+
+def lts_line(y: np.ndarray, h: int, steps: int = 10) -> np.ndarray:
+    """Least trimmed squares line: the straight line that best fits the ``h`` points closest to it
+    (concentration steps from a flat start and from the least-squares line; the better one wins).
+    With ``h`` about half the points it follows the majority, whatever the rest does."""
+    n = len(y)
+    h = min(max(h, 2), n)
+    t = np.arange(n, dtype=float) - (n - 1) / 2.0
+    best: tuple[float, float, float] | None = None
+    for icpt, slope in ((float(np.median(y)), 0.0), _line_fit(t, y)):
+        for _ in range(steps):
+            nearest = np.argpartition((y - icpt - slope * t) ** 2, h - 1)[:h]
+            new = _line_fit(t[nearest], y[nearest])
+            if new == (icpt, slope):
+                break
+            icpt, slope = new
+        cost = float(np.partition((y - icpt - slope * t) ** 2, h - 1)[:h].sum())
+        if best is None or cost < best[0]:
+            best = (cost, icpt, slope)
+    return best[1] + best[2] * t
+
+
+def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
+def remedians(x: np.ndarray, levels: int) -> list[np.ndarray]:
+    """The remedian pyramid: level j is, at each point, the median of three level-(j-1) values
+    3^(j-1) apart, so a robust centred summary of the 3^j points around it, in O(n) per level.
+    The series is mirrored at both ends so that each level has a value at every point."""
+    n = len(x)
+    pad = min((3 ** levels - 1) // 2, n - 1)
+    current = np.pad(x, pad, mode="reflect") if pad > 0 else x.copy()
+    out = []
+    for j in range(1, levels + 1):
+        lag = 3 ** (j - 1)
+        before, after = current.copy(), current.copy()
+        if lag < len(current):
+            before[lag:] = current[:-lag]
+            after[:-lag] = current[lag:]
+        current = _median3(before, current, after)
+        out.append(current[pad:pad + n])
+    return out
+
+
+def grid_step(x: np.ndarray) -> float:
+    """The resolution of values recorded on a grid (integers, 0.1 steps, ...); 0 for real numbers."""
+    values = np.unique(x[np.isfinite(x)])
+    if len(values) < 2 or len(values) > len(x) // 2:  # mostly distinct values: no grid to speak of
+        return 0.0
+    step = float(np.diff(values).min())
+    units = (values - values[0]) / step
+    return step if np.allclose(units, np.round(units), rtol=0.0, atol=1e-6) else 0.0
+
+
+def dither(n: int, step: float) -> np.ndarray:
+    """A deterministic, evenly spread offset in [-step/2, step/2) per point (golden-ratio sequence).
+
+    Added to the residuals of gridded data before their scale is measured: with most values on
+    one level, the median absolute deviation would otherwise measure only the trend's wiggle
+    and make every ordinary step to the next level look extreme."""
+    if step <= 0:
+        return np.zeros(n)
+    return step * (np.modf(np.arange(n) * 0.6180339887498949)[0] - 0.5)

@@ -2,11 +2,33 @@
 
 Each series is laid on its regular time grid (granularity x customInterval), gaps are imputed
 (imputeMode), the period is detected when not given, and a robust decomposition
-(``_seasonal``) gives each point's expected value.  A point is an anomaly when its residual
-exceeds ``margin = k * sigma`` (sigma: the residuals' robust scale; k: a Bonferroni-style
-normal quantile for the series length, widened as ``sensitivity`` drops below 99), keeping at
-most ``maxAnomalyRatio`` of the points, the largest residuals first.  As in the service,
-``upperBoundary = expectedValue + upperMargin`` separates normal from anomalous points.
+(``_seasonal``) gives each point's expected value: seasonal profile plus a trend over a tenth of
+the series.  A point is anomalous when
+
+* its residual exceeds ``k * sigma`` (sigma: the residuals' robust scale; k: a Bonferroni-style
+  normal quantile for the series length, widened as ``sensitivity`` drops below 99), or
+* it sits in a stretch whose residuals are off together: the remedian (median of medians of
+  three) of the 3, 9, 27, ... points centred on it exceeds its own threshold, the same false-alarm
+  budget shared among those scales.  A level shift or a drift of a few sigma, too small for any
+  single point, is found along its length this way, while a lone spike moves no remedian.
+
+The trend must not follow what it should judge.  Before any local fit, the deseasonalised series
+is tested against its global robust level and against the least-trimmed-squares line through
+its best-fitting (1 - maxAnomalyRatio) points: stretches far off either stay out of every trend
+fit.  Then the trend is refitted twice without every point found anomalous (not only those
+reported), excluded stretches bridged between the levels on either side, and sigma is measured
+on the other points.  So a shift lasting longer than the trend window is still measured from the
+level before it instead of being taken for the new norm.  Values recorded on a grid (integers,
+fixed steps) are spread evenly over their grid step before their scale is measured, so that a
+series sitting mostly on one level does not make every step to the next level an anomaly.
+
+At most ``maxAnomalyRatio`` of the points are reported, those farthest from their expected value
+first.  As in the service, ``upperBoundary = expectedValue + upperMargin`` separates normal from
+anomalous points: the margin is ``k * sigma`` except where a flag says otherwise (a point over
+the cap gets a margin that contains it, a point flagged for its stretch one that it just
+exceeds).  ``severity``
+is ``1 - 1 / evidence`` for a reported point (evidence: how many times its threshold it exceeds,
+at its strongest scale) and 0 otherwise.
 
 Change points test, at every point, for a level step and for a slope bend within the
 ``stableTrendWindow`` points on each side (against one straight line); the confidence is that
@@ -39,14 +61,29 @@ from workbench.contracts import (
 )
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate._period import detect_period
-from workbench.univariate._seasonal import decompose, odd, period_mean, phase_profile, robust_scale, robust_trend
+from workbench.univariate._seasonal import (
+    decompose,
+    dither,
+    grid_step,
+    lts_line,
+    odd,
+    period_mean,
+    phase_profile,
+    remedians,
+    robust_scale,
+    trend_without,
+)
 
 MAX_MISSING_RATIO = 0.5
 FALSE_ALARM_RATE = 0.05  # chance of one false anomaly in a clean series at sensitivity 99
 MIN_THRESHOLD = 3.0  # sigmas, for short series
 SENSITIVITY_SPAN = 33.0  # each 33 sensitivity points below 99 add one more threshold width
 CHI2_1_MEDIAN = 0.4549364  # median of a chi-square with 1 degree of freedom
-REFITS = 2  # trend refits with the flagged points taken out
+REFITS = 2  # trend refits with the anomalous points taken out
+MIN_WINDOWS = 10  # disjoint windows a stretch scale needs in the series
+SCALE_SAMPLE = 100_000  # points sampled to centre and scale each remedian level
+FLOAT_NOISE = 1e-9  # residuals below this fraction of the largest |value| are rounding noise
+REMEDIAN_SPREAD = 2.0 / 3.0  # sd of a median of three normal values (or remedians), in their sd
 TREND_WINDOW = (7, 1441)  # bounds of the trend window, n / 10 within them
 # suggestedWindow without a period: the service's default history per granularity
 SUGGESTED_WINDOWS = {
@@ -114,6 +151,66 @@ def _trend_window(n: int, period: int) -> int:
     return odd(max(min(max(n // 10, lo), hi), period * 3 // 2))
 
 
+def _scale_thresholds(n: int, sensitivity: int, levels: int) -> float:
+    """Margin in robust sigmas for the stretch tests: the same false-alarm budget as the point
+    test, shared among the ``levels`` stretch scales (Bonferroni over levels x n windows)."""
+    base = max(MIN_THRESHOLD, float(norm.isf(FALSE_ALARM_RATE / (2 * n * max(levels, 1)))))
+    return base * (1.0 + (SENSITIVITY_DEFAULT - sensitivity) / SENSITIVITY_SPAN)
+
+
+def _levels(n: int, longest: float) -> int:
+    """Remedian levels for the stretch tests: scales 3, 9, 27, ... up to ``longest`` points, each
+    with at least MIN_WINDOWS disjoint windows in the series to measure its spread."""
+    levels = 0
+    while 3 ** (levels + 1) <= min(longest, n / MIN_WINDOWS):
+        levels += 1
+    return levels
+
+
+def _noise(resid: np.ndarray, normal: np.ndarray, floor: float) -> tuple[float, float]:
+    """``(centre, sigma)`` of the residuals of the ``normal`` points (all of them when fewer than
+    half are): the noise is measured on the points not found anomalous, as in ESD."""
+    use = resid[normal] if normal.sum() >= len(resid) // 2 else resid
+    return float(np.median(use)), max(robust_scale(use), floor)
+
+
+def _evidence(resid: np.ndarray, normal: np.ndarray, k: float, k_stretch: float, levels: int,
+              floor: float) -> np.ndarray:
+    """Per point, the strongest evidence that it is anomalous, in units of its threshold (> 1:
+    anomalous): its own residual against ``k`` robust sigmas, or the remedian of the 3, 9, 27, ...
+    points centred on it against ``k_stretch`` times that remedian's spread.
+
+    A long shift or drift that no single point makes significant is found at the scale of its
+    length; an isolated spike moves no remedian, and a stretch's edges do not bleed outwards.
+    Centres and spreads come from the ``normal`` points.  A level's spread is its own robust
+    scale, but never less than what white noise of the residuals' sigma gives (2/3 per level for
+    a remedian of normal noise): a level's values are strongly correlated, so its own scale rests
+    on few independent windows.  Points whose window at a level runs off the series are not
+    tested at that level.  ``floor`` bounds sigma from below (rounding noise is no anomaly).
+    """
+    n = len(resid)
+    centre, sigma = _noise(resid, normal, floor)
+    ratio = np.abs(resid - centre) / (k * sigma)
+    use = normal if normal.sum() >= n // 2 else np.ones(n, dtype=bool)
+    stride = max(1, n // SCALE_SAMPLE)  # the centre and spread of a level from a sample of it
+    for j, level in enumerate(remedians(resid, levels), start=1):
+        inner = slice((3 ** j - 1) // 2, n - (3 ** j - 1) // 2)
+        sample = level[inner][use[inner]][::stride]
+        spread = max(robust_scale(sample), sigma * REMEDIAN_SPREAD ** j)
+        z = np.abs(level[inner] - np.median(sample)) / (k_stretch * spread)
+        ratio[inner] = np.maximum(ratio[inner], z)
+    return ratio
+
+
+def _strongest(score: np.ndarray, candidates: np.ndarray, limit: int) -> np.ndarray:
+    """``candidates`` reduced to the ``limit`` points with the largest ``score``."""
+    if candidates.sum() <= limit:
+        return candidates
+    keep = np.zeros_like(candidates)
+    keep[np.argpartition(-score, limit - 1)[:limit]] = True
+    return keep & candidates
+
+
 def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> dict[str, np.ndarray]:
     """Per grid point: expected value, margins, anomaly flags and severity."""
     n = len(x)
@@ -121,30 +218,51 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
     trend, seasonal = decompose(x, period, window)
     k = threshold(n, sensitivity)
     cap = max(1, math.ceil(n * max_ratio))
+    most = max(cap, n // 2)  # robust fits break down beyond half of the points
+    jitter = dither(n, grid_step(x))  # gridded values: measured scales see the grid step
+    floor = FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0
+    y = x - seasonal
+    everything = np.ones(n, dtype=bool)
+
+    def evidence(resid: np.ndarray, longest: float, normal: np.ndarray) -> np.ndarray:
+        levels = _levels(n, longest)
+        k_stretch = _scale_thresholds(n, sensitivity, levels)
+        return _evidence(resid + jitter, normal, k, k_stretch, levels, floor)
+
+    # 1. a global look first: stretches far off the series' robust level or off the line through
+    # its best-fitting (1 - maxAnomalyRatio) points stay out of every trend fit (a trend over a
+    # tenth of the series would take a longer shift for the norm)
+    first = np.maximum(evidence(y - np.median(y), n, everything),
+                       evidence(y - lts_line(y, n - cap), n, everything))
+    held_out = _strongest(first, first > 1, most)
+    if held_out.any():
+        trend = trend_without(y, window, held_out)
+    # 2. refits: the trend leaves out every point found anomalous, not only the reported ones, and
+    # the noise is measured on the others
+    found = np.zeros(n, dtype=bool)
     for refit in range(REFITS + 1):
         resid = x - trend - seasonal
-        size = np.abs(resid)
-        margin = k * robust_scale(resid)
-        outside = size > margin
-        flagged = outside.copy()
-        if flagged.sum() > cap:  # keep the largest residuals only
-            keep = np.argpartition(-size, cap - 1)[:cap]
-            flagged[:] = False
-            flagged[keep] = True
-            flagged &= outside
-        if refit == REFITS or not flagged.any() or flagged.all():
+        ratio = evidence(resid, window / 3, ~found)  # the trend absorbs longer stretches
+        if refit == REFITS:
             break
-        # the trend must not follow an anomalous stretch: refit it with the flagged points interpolated
-        steps = np.arange(n)
-        y = x - seasonal
-        trend = robust_trend(np.interp(steps, steps[~flagged], y[~flagged]), window)
-    expected = trend + seasonal
+        found = _strongest(ratio, ratio > 1, most)
+        if not (found | held_out).any():
+            break
+        trend = trend_without(y, window, found | held_out)
+    size = np.abs(resid)
+    # maxAnomalyRatio: the points farthest from their expected value first
+    flagged = _strongest(size, (ratio > 1) & (size > 0), cap)
+    margin = k * _noise(resid + jitter, ~found, floor)[1]
     margins = np.full(n, margin)
-    # a point left unflagged by the cap gets a margin that contains it, so boundary and flag agree
-    margins[outside & ~flagged] = size[outside & ~flagged] * 1.01
-    severity = np.where(flagged, 1.0 - margin / np.maximum(size, 1e-300), 0.0)
+    # margins that agree with the flags: a point over the cap gets a margin that contains it, a
+    # point flagged for its stretch one that it just exceeds
+    over = (size > margin) & ~flagged
+    margins[over] = size[over] * 1.01
+    under = flagged & (size <= margin)
+    margins[under] = size[under] * 0.99
+    severity = np.where(flagged, 1.0 - 1.0 / np.maximum(ratio, 1.0), 0.0)
     return {
-        "expected": expected, "margin": margins, "anomaly": flagged,
+        "expected": trend + seasonal, "margin": margins, "anomaly": flagged,
         "negative": flagged & (resid < 0), "positive": flagged & (resid > 0), "severity": severity,
     }
 
