@@ -3,13 +3,14 @@
     .venv/bin/python -m benchmarks.threshold_study --cache --seeds 0 1 2   # train and cache (~2 min)
     .venv/bin/python -m benchmarks.threshold_study --seeds 0 1 2           # compare rules (seconds)
 
-``--cache`` trains the product's detector (100 epochs) on each SMD machine, on SKAB, on a
-synthetic set unlike SMD (``datasets.make_synthetic``) and on the Azure i.i.d. noise sample (first 2,000 rows) and keeps, per case, the smoothed per-variable
-errors of the held-out training rows and of the scored rows (``benchmarks/cache/``), so rules,
-including ones that rescale variables, are compared without retraining.  The comparison prints
-F1 of the flags (no point adjustment) and the flagged share per benchmark, and writes
-``benchmarks/results/threshold_study.json``.  Rules are computed from held-out scores only,
-plus, for the drift-aware ones, the median score of the rows being scored: never from labels.
+``--cache`` trains the product's detector (100 epochs) on each SMD machine, on SKAB, on a synthetic
+set unlike SMD (``datasets.make_synthetic``) and on the Azure i.i.d. noise sample (first 2,000 rows)
+and keeps, per case, the smoothed per-variable errors of the held-out training rows and of the
+scored rows (``benchmarks/cache/``), so rules, including ones that rescale variables, are compared
+without retraining. The comparison prints F1 of the flags (no point adjustment) and the flagged
+share per benchmark, and writes ``benchmarks/results/threshold_study.json``. Rules are computed from
+held-out scores only, plus, for the drift-aware ones, the median score of the rows being scored:
+never from labels.
 """
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ class ScoreResult:
     valid: np.ndarray          # (T,) bool: a full sliding window precedes the row
     score: np.ndarray          # (T,) float: raw score, NaN where not valid
     severity: np.ndarray       # (T,) in [0, 1]: 0 for normal rows, grows with the score
-    is_anomaly: np.ndarray     # (T,) bool: score >= the threshold calibrated on training data
+    is_anomaly: np.ndarray     # (T,) bool: score >= ``threshold`` below
     contributions: np.ndarray  # (T, V) >= 0: each valid row sums to 1, invalid rows are 0
     threshold: float           # the threshold applied: ``threshold_``, or higher where the data drifted
 

@@ -78,7 +78,8 @@ def check_variables(expected: list[str], actual: list[str]) -> None:
                         "the data must hold exactly the model's variables; " + "; ".join(parts))
 
 
-def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int, score_from: int | None = None) -> Detections:
+def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
+                score_from: int | None = None) -> Detections:
     """Score rows ``first_row..`` of ``history``; earlier rows supply the sliding window.
 
     ``score_from`` (default: one window before ``first_row``) scores earlier
@@ -87,7 +88,9 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int, sco
     whole history this way).
     """
     window = detector.sliding_window
-    start = max(0, first_row - window) if score_from is None else min(score_from, max(0, first_row - window))
+    start = max(0, first_row - window)
+    if score_from is not None:
+        start = max(0, min(score_from, start))
     values = history.to_numpy(dtype=np.float64)[start:]
     scored = detector.score(values)
     keep = slice(first_row - start, None)
