@@ -16,10 +16,10 @@ import pytest
 
 from test_notebooks import write_anomalous_sample
 from workbench.client import AnomalyDetectorClient
-from workbench.mvad import MultivariateModel
+from workbench import MultivariateModel
 from conftest import free_port, stop_process, wait_for_port
 from workbench.notebooks import start_dashboard
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::workbench.data.DataWarning")]
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -11,7 +11,7 @@ import pytest
 from workbench.client import AnomalyDetectorClient
 from workbench.contracts import parse_timestamp
 from workbench.exceptions import ErrorCode, WorkbenchError
-from workbench.mvad import MultivariateModel
+from workbench import MultivariateModel
 
 SAMPLE = "data/samples/sample_data_5_3000.csv"
 WINDOW = 40

@@ -13,7 +13,7 @@ import pytest
 
 from workbench.client import AnomalyDetectorClient
 from workbench.exceptions import ErrorCode, WorkbenchError
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 
 SAMPLE = "data/samples/sample_data_5_3000.csv"
 TRAIN = {"dataSource": SAMPLE, "dataSchema": "OneTable", "startTime": "2021-01-01T00:00:00Z",

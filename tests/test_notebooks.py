@@ -23,7 +23,7 @@ from workbench.notebooks import (
 )
 from workbench.mvad.inference import Detections
 from workbench.postprocess import group_episodes
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 from workbench.widgets import ScoreExplorer
 
 pytestmark = pytest.mark.slow

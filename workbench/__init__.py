@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "AnomalyDetectorClient": ("workbench.client", "AnomalyDetectorClient"),
-    "MultivariateModel": ("workbench.mvad.api", "MultivariateModel"),
-    "Registry": ("workbench.registry", "Registry"),
+    "MultivariateModel": ("workbench.multivariate", "MultivariateModel"),
+    "Registry": ("workbench.service.registry", "Registry"),
     "WorkbenchError": ("workbench.exceptions", "WorkbenchError"),
 }
 

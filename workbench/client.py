@@ -2,7 +2,7 @@
 
 Methods take and return v1.1 JSON dicts, so code written for the retired
 service ports by swapping the client.  Everything runs locally against a
-:class:`~workbench.registry.Registry` (``$WORKBENCH_HOME`` by default).
+:class:`~workbench.service.registry.Registry` (``$WORKBENCH_HOME`` by default).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from workbench.contracts import (
 )
 from workbench.data import SourcePolicy
 from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 
 _CACHE_SIZE = 8
 
@@ -40,7 +40,7 @@ class AnomalyDetectorClient:
     def train_multivariate_model(self, model_info: dict[str, Any], *, wait: bool = False,
                                  epochs: int | None = None) -> dict[str, Any]:
         """Create a model and train it (in the background unless ``wait``); returns the model JSON."""
-        from workbench.mvad import training
+        from workbench.service import training
 
         request = ModelInfo.from_json(model_info)
         if self.source_policy is not None:
@@ -95,7 +95,7 @@ class AnomalyDetectorClient:
     def detect_multivariate_batch_anomaly(self, model_id: str, options: dict[str, Any], *,
                                           wait: bool = False) -> dict[str, Any]:
         """Start a batch detection; returns the result JSON with its ``resultId`` (poll it until READY)."""
-        from workbench.mvad import batch
+        from workbench.service import batch
 
         request = DetectionRequest.from_json(options)
         if self.source_policy is not None:
@@ -107,7 +107,7 @@ class AnomalyDetectorClient:
         return batch.get_result(self.registry, result_id)
 
     def get_multivariate_batch_detection_result(self, result_id: str) -> dict[str, Any]:
-        from workbench.mvad import batch
+        from workbench.service import batch
 
         return batch.get_result(self.registry, result_id)
 

@@ -26,7 +26,7 @@ from workbench.contracts import MAX_VARIABLES, ModelStatus
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.inference import Detections
 from workbench.postprocess import flagged, group_episodes
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 
 MAX_GROUPING_ROWS = 120
 _TABLE_STYLE = ("<style>.wb-episodes-table{border-collapse:collapse;font-size:12px}"
@@ -232,7 +232,7 @@ class Dashboard:
         self._open(chosen)  # no-op when the value observer already opened it
 
     def _open(self, result_id: str | None) -> None:
-        from workbench.mvad.batch import load_detections
+        from workbench.service.batch import load_detections
 
         if result_id is None or result_id == self.result_id:
             return

@@ -1,4 +1,6 @@
-"""Multivariate anomaly detection: the model, training jobs, batch and streaming inference."""
-from workbench.mvad.api import MultivariateModel
+"""The multivariate core: the network, its scoring, the detector, inference and artifacts.
 
-__all__ = ["MultivariateModel"]
+Everything here runs in any process (a notebook, a server thread, a Dask worker) and imports
+nothing from the application layer: no registry, no jobs.  The pandas front door
+``MultivariateModel`` lives in :mod:`workbench.multivariate` (also ``workbench.MultivariateModel``).
+"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,29 @@ FORMAT_VERSION = 1
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 
 
-def save_model(folder: Path, detector, document: dict[str, Any]) -> None:
-    from safetensors.numpy import save_file
+def dump(detector, document: dict[str, Any]) -> dict[str, bytes]:
+    """The artifact's files as bytes (``weights.safetensors``, ``model.json``): what a worker hands back."""
+    from safetensors.numpy import save
 
     tensors, meta = detector.get_state()
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(folder / WEIGHTS))
     payload = {"formatVersion": FORMAT_VERSION, "model": document, "detector": meta}
-    (folder / METADATA).write_text(json.dumps(payload))
+    return {WEIGHTS: save({k: np.ascontiguousarray(v) for k, v in tensors.items()}),
+            METADATA: json.dumps(payload).encode("utf-8")}
+
+
+def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write the artifact's files into ``folder`` (the caller makes the folder appear atomically)."""
+    for name in (WEIGHTS, METADATA):
+        (folder / name).write_bytes(files[name])
+
+
+def save_model(folder: Path, detector, document: dict[str, Any]) -> None:
+    write_files(folder, dump(detector, document))
+
+
+def load_files(files: Mapping[str, bytes], label: str = "model artifact"):
+    """(detector, model document) from the bytes :func:`dump` made."""
+    return _load(lambda name: files[name], label)
 
 
 def load_model(folder: Path):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from workbench import data
 from workbench.contracts import (
-    AlignPolicy, AnomalyState, AnomalyValue, CorrelationChanges, DataSchema, ErrorResponse, Interpretation,
+    AlignPolicy, AnomalyState, AnomalyValue, CorrelationChanges, ErrorResponse, Interpretation,
     LastDetectionRequest, LastDetectionResult, VariableState, parse_timestamp,
 )
 from workbench.exceptions import DataError, ErrorCode, ValidationError
@@ -108,23 +108,6 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
     for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):
         changed[int(row)] = detector.correlation_changes(values, int(row) + (first_row - start), top_k)
     return Detections(frame, contributions, changed, scored.threshold)
-
-
-def detect_prepared(detector, prepared: data.PreparedData, top_k: int) -> Detections:
-    """Score the requested rows of prepared data, using earlier rows of the source as history."""
-    check_variables(list(detector.variables_), prepared.variables)
-    history = prepared.history.frame[list(detector.variables_)]
-    first_row = int(np.searchsorted(history.index.asi8, prepared.frame.index[0].value))
-    last_row = int(np.searchsorted(history.index.asi8, prepared.frame.index[-1].value, side="right"))
-    return score_frame(detector, history.iloc[:last_row], first_row, top_k)
-
-
-def load_for_detection(model_info: dict, data_source: str, start_time, end_time, source_policy=None):
-    """Prepare inference data with the model's schema and align policy."""
-    return data.load(
-        data_source, DataSchema(model_info["dataSchema"]), start_time=start_time, end_time=end_time,
-        align_policy=AlignPolicy.from_json(model_info.get("alignPolicy")), source_policy=source_policy,
-    )
 
 
 def detect_last(detector, model_info: dict, request: LastDetectionRequest) -> LastDetectionResult:

@@ -17,9 +17,9 @@ from workbench.univariate.detection import (
     detect_last,
     detect_last_point,
     entire_detection,
-    infer_granularity,
     last_detection,
 )
+from workbench.timegrid import infer_granularity
 
 __all__ = [
     "change_point_detection",

@@ -26,7 +26,7 @@ import pandas as pd
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate._period import detect_periods
 from workbench.univariate._seasonal import odd, period_mean, phase_profile, robust_trend
-from workbench.univariate.detection import infer_granularity
+from workbench.timegrid import infer_granularity
 
 SEASONAL_COLUMNS = ["Time", "OriginalData", "ProcessedData", "TSpike", "ZSpike", "BiLevelChangeScore",
                     "BiLevelChangeAlert", "PosTrendScore", "PosTrendAlert", "NegTrendScore", "NegTrendAlert"]

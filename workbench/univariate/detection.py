@@ -60,6 +60,7 @@ from workbench.contracts import (
     UnivariateLastDetectionResult,
 )
 from workbench.exceptions import ErrorCode, ValidationError
+from workbench.timegrid import infer_granularity
 from workbench.univariate._period import detect_period
 from workbench.univariate._seasonal import (
     decompose,
@@ -365,24 +366,6 @@ def detect_change_point(request: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- public API: pandas
-
-
-def infer_granularity(index: pd.Index) -> tuple[str, int]:
-    """``(granularity, customInterval)`` that lays a DatetimeIndex on its grid; ``("none", 1)`` otherwise."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        return "none", 1
-    ts = index.as_unit("ns")
-    months = ((ts.year - ts[0].year) * 12 + (ts.month - ts[0].month)).to_numpy()
-    if (ts.day == ts[0].day).all() and (ts - ts.normalize() == ts[0] - ts[0].normalize()).all() \
-            and (np.diff(months) > 0).all():
-        step = int(np.gcd.reduce(np.diff(months)))
-        return ("yearly", step // 12) if step % 12 == 0 else ("monthly", step)
-    step = int(np.gcd.reduce(np.diff(ts.asi8)))
-    for name, unit in (("weekly", 7 * 86_400 * 10**9), ("daily", 86_400 * 10**9), ("hourly", 3_600 * 10**9),
-                       ("minutely", 60 * 10**9), ("secondly", 10**9), ("microsecond", 10**6)):
-        if step > 0 and step % unit == 0:
-            return name, step // unit
-    return "none", 1
 
 
 def _params(series: pd.Series, granularity: str | None, custom_interval: int | None, **fields: Any) -> dict[str, Any]:

@@ -16,14 +16,14 @@ from typing import Any, Callable
 import pandas as pd
 
 from workbench import data
-from workbench.contracts import DiagnosticsInfo, ModelInfo, ModelStatus
+from workbench.contracts import EPOCHS_DEFAULT, DiagnosticsInfo, ModelInfo, ModelStatus
 from workbench.exceptions import ErrorCode, WorkbenchError
 from workbench.mvad.artifacts import save_model
-from workbench.registry import Registry
+from workbench.mvad.pipeline import fit_detector, prepare_training
+from workbench.service.registry import Registry
 
 log = logging.getLogger(__name__)
 DIAGNOSTIC_EVERY = 10
-DEFAULT_EPOCHS = 100
 
 ProgressCallback = Callable[[int, int, float, float], None]  # (epoch, epochs, train_loss, validation_loss)
 
@@ -41,7 +41,7 @@ def submit(
     *,
     frame: pd.DataFrame | None = None,
     wait: bool = True,
-    epochs: int = DEFAULT_EPOCHS,
+    epochs: int = EPOCHS_DEFAULT,
     seed: int = 0,
     progress: ProgressCallback | None = None,
     detector_params: dict[str, Any] | None = None,
@@ -74,7 +74,7 @@ class _TrainingJob:
     def run(self) -> None:
         try:
             self._set(status=ModelStatus.RUNNING)
-            prepared = self._prepare()
+            prepared = prepare_training(self.request, self.frame)
             self._info["diagnosticsInfo"]["variableStates"] = [s.to_json() for s in prepared.variable_states]
             self._save()
             detector = self._fit(prepared)
@@ -92,20 +92,7 @@ class _TrainingJob:
     def _info(self) -> dict[str, Any]:
         return self.document["modelInfo"]
 
-    def _prepare(self) -> data.PreparedData:
-        request = self.request
-        needed = request.sliding_window + 1  # one full window; the detector checks what it needs beyond that
-        if self.frame is not None:
-            return data.from_frame(self.frame, start_time=request.start_time, end_time=request.end_time,
-                                   align_policy=request.align_policy, min_timestamps=needed)
-        return data.load(request.data_source, request.data_schema, start_time=request.start_time,
-                         end_time=request.end_time, align_policy=request.align_policy, min_timestamps=needed)
-
     def _fit(self, prepared: data.PreparedData):
-        from workbench.mvad.detector import MultivariateDetector
-
-        detector = MultivariateDetector(sliding_window=self.request.sliding_window, epochs=self.epochs,
-                                        seed=self.seed, **self.detector_params)
         state = self._info["diagnosticsInfo"]["modelState"]
 
         def on_epoch(report) -> None:
@@ -118,7 +105,8 @@ class _TrainingJob:
             if self.progress is not None:
                 self.progress(report.epoch, self.epochs, report.train_loss, report.validation_loss)
 
-        return detector.fit(prepared.frame.to_numpy(), prepared.variables, on_epoch=on_epoch)
+        return fit_detector(prepared, self.request.sliding_window, epochs=self.epochs, seed=self.seed,
+                            on_epoch=on_epoch, **self.detector_params)
 
     def _ready_document(self) -> dict[str, Any]:
         doc = dict(self.document)

@@ -1,22 +1,17 @@
-"""The notebooks, run headless with papermill (one, or a batch over parameter sets) and served with Voila.
+"""The notebooks run headless with papermill (one, or a batch over parameter sets) and served with Voila.
 
 Every notebook in ``notebooks/`` has one cell tagged ``parameters`` and ends by
-writing a small JSON summary to its ``summary_path`` parameter; the papermill
-regression tests and batch runs read those summaries back.  Relative paths in
-parameters are read from the notebook's folder, as in JupyterLab.
+writing a small JSON summary to its ``summary_path`` parameter
+(:mod:`workbench.notebooks.summary`); the papermill regression tests and batch runs
+read those summaries back.  Relative paths in parameters are read from the
+notebook's folder, as in JupyterLab.
 
 Progress bars: each notebook that trains takes ``show_progress`` (default
 True, so JupyterLab shows tqdm bars).  :func:`run_notebook` sets it to False
 unless told otherwise, so papermill output notebooks and logs carry no bars.
-
-The second half of this module holds the few helpers the notebooks call
-(opening or training a model, tables, exports, the summary file), so that the
-cells themselves stay one call each.
 """
-from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -26,15 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 
 from workbench._atomic import atomic_write_text
-from workbench.contracts import ModelStatus, format_timestamp
-from workbench.exceptions import DataError, ErrorCode, ModelStateError, ValidationError, WorkbenchError
-from workbench.registry import Registry
+from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchError
+from workbench.notebooks.summary import read_summary
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
 NOTEBOOK_FAILED = ErrorCode.NOTEBOOK_FAILED
 KERNEL_NAME = "python3"
@@ -223,43 +216,6 @@ def _notebook(notebook: str | os.PathLike[str]) -> Path:
     return path.resolve()
 
 
-# ---------------------------------------------------------------- summaries
-
-
-def write_summary(path: str | os.PathLike[str], **values: Any) -> dict[str, Any]:
-    """Write a notebook's JSON summary (atomically; ``""`` writes nothing) and return it for display."""
-    summary = _jsonable(values)
-    if path:
-        atomic_write_text(path, json.dumps(summary, indent=2, sort_keys=True))
-    return summary
-
-
-def read_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON summary a notebook wrote."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the notebook summary ({exc})", file=str(path)) from exc
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp):
-        return format_timestamp(value)
-    if isinstance(value, (pd.Timedelta, Path)):
-        return str(value)
-    return value
-
-
 # ---------------------------------------------------------------- dashboard
 
 
@@ -282,95 +238,3 @@ def start_dashboard(*, port: int = 8866, home: str | os.PathLike[str] | None = N
     if home is not None:
         env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
     return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=env, **popen)
-
-
-# ---------------------------------------------------------------- helpers the notebooks call
-
-
-def open_registry(home: str = "") -> Registry:
-    """The registry of ``home`` (``""``: ``$WORKBENCH_HOME`` or ``~/.workbench``)."""
-    return Registry(home or None)
-
-
-def model_or_fit(model_id: str, registry: Registry, **fit: Any):
-    """The READY model ``model_id``; with ``""`` a new model trained by ``MultivariateModel.fit(**fit)``.
-
-    This lets the inspection and inference notebooks run on their own.
-    """
-    from workbench.mvad import MultivariateModel
-
-    model = MultivariateModel(model_id, registry) if model_id else MultivariateModel.fit(registry=registry, **fit)
-    return require_ready(model)
-
-
-def require_ready(model):
-    """The model itself if READY; otherwise a ``ModelStateError`` carrying its status and errors."""
-    status = model.status
-    if status != ModelStatus.READY.value:
-        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in model.errors) or "no error recorded"
-        raise ModelStateError(ErrorCode.MODEL_NOT_READY, f"model '{model.model_id}' is {status}: {errors}")
-    return model
-
-
-def models_table(registry: Registry, top: int = 20) -> pd.DataFrame:
-    """The registry's newest models, one row each: id, name, status, times, window, variable count."""
-    from workbench.client import AnomalyDetectorClient
-
-    page = AnomalyDetectorClient(registry.home).list_multivariate_models(skip=0, top=top)
-    rows = [{
-        "modelId": m["modelId"], "displayName": m["modelInfo"].get("displayName", ""),
-        "status": m["modelInfo"]["status"], "createdTime": m.get("createdTime"),
-        "lastUpdatedTime": m.get("lastUpdatedTime"), "slidingWindow": m["modelInfo"].get("slidingWindow"),
-        "variables": len(m["modelInfo"]["diagnosticsInfo"].get("variableStates") or []),
-    } for m in page["models"]]
-    return pd.DataFrame(rows, columns=["modelId", "displayName", "status", "createdTime", "lastUpdatedTime",
-                                       "slidingWindow", "variables"])
-
-
-def export_result(registry: Registry, result_id: str, folder: str = "", *,
-                  episodes: pd.DataFrame | None = None) -> dict[str, str]:
-    """Write a READY result as ``<id>.csv`` (scores and contributions per timestamp), ``<id>.json`` (the v1.1
-    result) and, given episodes, ``<id>-episodes.json``; ``folder`` ``""`` is ``<home>/exports``.  Returns the paths.
-    """
-    from workbench.mvad import batch
-    from workbench.postprocess import episodes_to_json
-
-    document = batch.get_result(registry, result_id)
-    if document["summary"]["status"] != ModelStatus.READY.value:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {document['summary']['status']}")
-    target = Path(folder) if folder else registry.home / "exports"
-    detections = batch.load_detections(registry, result_id)
-    table = detections.frame.join(detections.contributions.add_prefix("contribution_"))
-    paths = {"csv": target / f"{result_id}.csv", "json": target / f"{result_id}.json"}
-    atomic_write_text(paths["csv"], table.to_csv(date_format="%Y-%m-%dT%H:%M:%SZ"))
-    atomic_write_text(paths["json"], json.dumps(document))
-    if episodes is not None:
-        paths["episodes"] = target / f"{result_id}-episodes.json"
-        atomic_write_text(paths["episodes"], json.dumps(episodes_to_json(episodes), indent=2))
-    return {k: str(v) for k, v in paths.items()}
-
-
-def ready_detections(registry: Registry, result_id: str):
-    """The cached scores of a batch result; a ``ModelStateError`` with the result's errors unless it is READY."""
-    from workbench.mvad.batch import load_detections
-
-    summary = registry.get_result(result_id)["summary"]
-    if summary["status"] != ModelStatus.READY.value:
-        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in summary.get("errors") or []) or "no error recorded"
-        raise ModelStateError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {summary['status']}: {errors}")
-    return load_detections(registry, result_id)
-
-
-def anomaly_interpretation(detections, rank: int = 0, *, min_severity: float = 0.0, top_k: int = 10):
-    """``(timestamp, interpretation)`` of the anomaly ranked ``rank`` by severity (0 = the most severe);
-    ``(None, [])`` when fewer anomalies pass ``min_severity``."""
-    from workbench.postprocess import flagged
-
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 0:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"rank must be a non-negative integer; got {rank!r}")
-    rows = np.flatnonzero(flagged(detections.frame, min_severity))
-    if rank >= rows.size:
-        return None, []
-    severity = detections.frame["severity"].to_numpy()[rows]
-    row = int(rows[np.argsort(-severity, kind="stable")[rank]])
-    return detections.frame.index[row], detections.interpretation(row, top_k)

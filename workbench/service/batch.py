@@ -21,8 +21,10 @@ import pandas as pd
 from workbench.contracts import DetectionRequest, DetectionSummary, ModelStatus
 from workbench.data import SourcePolicy
 from workbench.exceptions import WorkbenchError
-from workbench.mvad.inference import Detections, detect_prepared, load_for_detection
-from workbench.registry import Registry
+from workbench.contracts import ModelInfo
+from workbench.mvad.inference import Detections
+from workbench.mvad.pipeline import detect, prepare_detection
+from workbench.service.registry import Registry
 
 log = logging.getLogger(__name__)
 SCORES = "scores.npz"
@@ -62,10 +64,10 @@ def _run(registry, result_id, document, model_info, load_detector, request, sour
     try:
         summary["status"] = ModelStatus.RUNNING.value
         registry.update_result(result_id, document)
-        prepared = load_for_detection(model_info, request.data_source, request.start_time, request.end_time,
-                                      source_policy)
+        prepared = prepare_detection(ModelInfo.from_json(model_info), request.data_source, request.start_time,
+                                     request.end_time, source_policy)
         summary["variableStates"] = [s.to_json() for s in prepared.variable_states]
-        detections = detect_prepared(load_detector(), prepared, request.top_contributor_count)
+        detections = detect(load_detector(), prepared, request.top_contributor_count)
         _save(registry.result_dir(result_id), detections)
         summary["status"] = ModelStatus.READY.value
     except WorkbenchError as exc:

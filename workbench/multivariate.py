@@ -17,7 +17,7 @@ from workbench.contracts import (
     ModelStatus, format_timestamp,
 )
 from workbench.exceptions import ErrorCode, ModelStateError
-from workbench.registry import Registry
+from workbench.service.registry import Registry
 
 
 class MultivariateModel:
@@ -49,7 +49,7 @@ class MultivariateModel:
         **detector_params: Any,
     ) -> "MultivariateModel":
         """Train on a DataFrame (timestamp index or column) or a v1.1 ``dataSource``; returns the model."""
-        from workbench.mvad import training
+        from workbench.service import training
 
         is_frame = isinstance(source, pd.DataFrame)
         policy = align_policy.to_json() if isinstance(align_policy, AlignPolicy) else align_policy
@@ -114,15 +114,15 @@ class MultivariateModel:
                top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT):
         """Score a DataFrame or ``dataSource``; rows before ``start_time`` serve as history only."""
         from workbench import data
-        from workbench.mvad.inference import detect_prepared, load_for_detection
+        from workbench.mvad.pipeline import detect, prepare_detection
 
         info = self.document["modelInfo"]
         if isinstance(source, pd.DataFrame):
             prepared = data.from_frame(source, start_time=start_time, end_time=end_time,
                                        align_policy=AlignPolicy.from_json(info.get("alignPolicy")))
         else:
-            prepared = load_for_detection(info, source, start_time, end_time)
-        return detect_prepared(self.detector, prepared, top_contributor_count)
+            prepared = prepare_detection(ModelInfo.from_json(info), source, start_time, end_time)
+        return detect(self.detector, prepared, top_contributor_count)
 
     def detect_last(self, frame: pd.DataFrame, *, top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT) -> dict:
         """detect-last on the latest timestamp of a DataFrame; returns the v1.1 JSON."""

@@ -1,0 +1,324 @@
+"""The multivariate (MVAD) v1.1 contract: training requests, model documents, detection requests and results.
+
+Field names, ranges and defaults follow the retired service's v1.1 documents (``shared/seeds``);
+each default is defined here once and every other module takes it from here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+import pandas as pd
+
+from workbench.contracts.base import (
+    ErrorResponse, _Contract, _enum, _integer, _require_mapping, _string, _time_range,
+)
+from workbench.exceptions import ErrorCode, ValidationError
+
+SLIDING_WINDOW_MIN = 28
+SLIDING_WINDOW_MAX = 2880
+SLIDING_WINDOW_DEFAULT = 300
+EPOCHS_DEFAULT = 100  # not a v1.1 field (the service chose); every front door takes it from here
+MAX_TIMESTAMPS = 1_000_000
+RECOMMENDED_MIN_TIMESTAMPS = 5_000
+TOP_CONTRIBUTOR_COUNT_DEFAULT = 10
+MAX_VARIABLES = 301
+MODELS_PAGE_DEFAULT = 10
+MAX_MODELS = 1000
+
+
+class AlignMode(str, Enum):
+    INNER = "Inner"
+    OUTER = "Outer"
+
+
+class FillNAMethod(str, Enum):
+    LINEAR = "Linear"
+    PREVIOUS = "Previous"
+    SUBSEQUENT = "Subsequent"
+    ZERO = "Zero"
+    FIXED = "Fixed"
+
+
+class DataSchema(str, Enum):
+    ONE_TABLE = "OneTable"
+    MULTI_TABLE = "MultiTable"
+
+
+class ModelStatus(str, Enum):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+DetectionStatus = ModelStatus  # the v1.1 spec uses the same four values for batch results
+
+
+@dataclass(frozen=True)
+class AlignPolicy(_Contract):
+    """How variables are joined on timestamps and how the gaps are filled."""
+
+    align_mode: AlignMode = AlignMode.OUTER
+    fill_na_method: FillNAMethod = FillNAMethod.LINEAR
+    padding_value: float | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> "AlignPolicy":
+        if body is None:
+            return cls()
+        body = _require_mapping(body, "alignPolicy")
+        mode = _enum(AlignMode, body.get("alignMode"), AlignMode.OUTER, ErrorCode.INVALID_ALIGN_MODE, "alignMode")
+        method = _enum(
+            FillNAMethod, body.get("fillNAMethod"), FillNAMethod.LINEAR, ErrorCode.INVALID_FILL_NA_METHOD, "fillNAMethod"
+        )
+        padding = body.get("paddingValue")
+        if padding is not None and (isinstance(padding, bool) or not isinstance(padding, (int, float))
+                                    or not math.isfinite(padding)):
+            raise ValidationError(ErrorCode.INVALID_PADDING_VALUE, f"'paddingValue' must be a finite number; got {padding!r}")
+        if method is FillNAMethod.FIXED and padding is None:
+            raise ValidationError(
+                ErrorCode.INVALID_PADDING_VALUE, "'paddingValue' is required when 'fillNAMethod' is 'Fixed'"
+            )
+        return cls(mode, method, None if padding is None else float(padding))
+
+
+@dataclass(frozen=True)
+class VariableState(_Contract):
+    """Per-variable data-preparation diagnostics (``variableStates``)."""
+
+    variable: str
+    filled_na_ratio: float
+    effective_count: int
+    first_timestamp: pd.Timestamp | None
+    last_timestamp: pd.Timestamp | None
+    errors: list[ErrorResponse] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class ModelInfo(_Contract):
+    """The v1.1 training request (``ModelInfo``); status/errors/diagnostics are kept by the registry."""
+
+    data_source: str
+    data_schema: DataSchema = DataSchema.ONE_TABLE
+    start_time: pd.Timestamp | None = None
+    end_time: pd.Timestamp | None = None
+    display_name: str = ""
+    sliding_window: int = SLIDING_WINDOW_DEFAULT
+    align_policy: AlignPolicy = field(default_factory=AlignPolicy)
+
+    @classmethod
+    def from_json(cls, body: Any) -> "ModelInfo":
+        body = _require_mapping(body, "the training request")
+        source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
+        if not source:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
+        schema = _enum(
+            DataSchema, body.get("dataSchema"), DataSchema.ONE_TABLE, ErrorCode.INVALID_DATA_SCHEMA, "dataSchema"
+        )
+        start, end = _time_range(body, required=False)
+        window = _integer(
+            body.get("slidingWindow"), "slidingWindow", SLIDING_WINDOW_MIN, SLIDING_WINDOW_MAX,
+            SLIDING_WINDOW_DEFAULT, ErrorCode.INVALID_SLIDING_WINDOW,
+        )
+        return cls(
+            data_source=source,
+            data_schema=schema,
+            start_time=start,
+            end_time=end,
+            display_name=_string(body, "displayName", required=False, default="") or "",
+            sliding_window=window,
+            align_policy=AlignPolicy.from_json(body.get("alignPolicy")),
+        )
+
+
+@dataclass
+class ModelState(_Contract):
+    """Training progress recorded every 10 epochs (``diagnosticsInfo.modelState``)."""
+
+    epoch_ids: list[int] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)
+    validation_losses: list[float] = field(default_factory=list)
+    latencies_in_seconds: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "ModelState":
+        return cls(
+            list(body.get("epochIds", [])), list(body.get("trainLosses", [])),
+            list(body.get("validationLosses", [])), list(body.get("latenciesInSeconds", [])),
+        )
+
+
+@dataclass
+class DiagnosticsInfo(_Contract):
+    model_state: ModelState = field(default_factory=ModelState)
+    variable_states: list[VariableState] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- inference
+
+
+@dataclass(frozen=True)
+class DetectionRequest(_Contract):
+    """The v1.1 batch inference request (``MultivariateBatchDetectionOptions``)."""
+
+    data_source: str
+    top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT
+    start_time: pd.Timestamp | None = None
+    end_time: pd.Timestamp | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> "DetectionRequest":
+        body = _require_mapping(body, "the detection request")
+        source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
+        if not source:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
+        start, end = _time_range(body, required=False)
+        top = _integer(
+            body.get("topContributorCount"), "topContributorCount", 1, MAX_VARIABLES,
+            TOP_CONTRIBUTOR_COUNT_DEFAULT, ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT,
+        )
+        return cls(source, top, start, end)
+
+
+@dataclass(frozen=True)
+class VariableValues(_Contract):
+    """One variable of a detect-last request."""
+
+    variable: str
+    timestamps: list[str]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class LastDetectionRequest(_Contract):
+    """The v1.1 streaming request (``MultivariateLastDetectionOptions``)."""
+
+    variables: list[VariableValues]
+    top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT
+
+    @classmethod
+    def from_json(cls, body: Any) -> "LastDetectionRequest":
+        body = _require_mapping(body, "the detect-last request")
+        raw = body.get("variables")
+        if not isinstance(raw, list) or not raw:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'variables' must be a non-empty list")
+        variables = []
+        for i, item in enumerate(raw):
+            item = _require_mapping(item, f"variables[{i}]")
+            name = item.get("variable", item.get("name"))
+            stamps, values = item.get("timestamps"), item.get("values")
+            if not isinstance(name, str) or not name:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"variables[{i}].variable must be a non-empty string")
+            if not isinstance(stamps, list) or not isinstance(values, list):
+                raise ValidationError(
+                    ErrorCode.BAD_ARGUMENT, f"variables[{i}] ('{name}') needs 'timestamps' and 'values' lists"
+                )
+            if len(stamps) != len(values):
+                raise ValidationError(
+                    ErrorCode.BAD_ARGUMENT,
+                    f"variable '{name}' has {len(stamps)} timestamps but {len(values)} values",
+                )
+            variables.append(VariableValues(name, stamps, values))
+        top = _integer(
+            body.get("topContributorCount"), "topContributorCount", 1, MAX_VARIABLES,
+            TOP_CONTRIBUTOR_COUNT_DEFAULT, ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT,
+        )
+        return cls(variables, top)
+
+
+@dataclass(frozen=True)
+class CorrelationChanges(_Contract):
+    changed_variables: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Interpretation(_Contract):
+    variable: str
+    contribution_score: float
+    correlation_changes: CorrelationChanges = field(default_factory=CorrelationChanges)
+
+
+@dataclass(frozen=True)
+class AnomalyValue(_Contract):
+    is_anomaly: bool
+    severity: float
+    score: float
+    interpretation: list[Interpretation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AnomalyState(_Contract):
+    """One timestamp of a detection result: a value, or errors such as InsufficientHistoricalData."""
+
+    timestamp: pd.Timestamp
+    value: AnomalyValue | None = None
+    errors: list[ErrorResponse] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DetectionSetupInfo(_Contract):
+    data_source: str
+    top_contributor_count: int
+    start_time: pd.Timestamp | None
+    end_time: pd.Timestamp | None
+
+
+@dataclass
+class DetectionSummary(_Contract):
+    status: ModelStatus
+    errors: list[ErrorResponse] = field(default_factory=list)
+    variable_states: list[VariableState] = field(default_factory=list)
+    setup_info: DetectionSetupInfo | None = None
+
+
+@dataclass
+class DetectionResult(_Contract):
+    result_id: str
+    summary: DetectionSummary
+    results: list[AnomalyState] = field(default_factory=list)
+
+
+@dataclass
+class LastDetectionResult(_Contract):
+    variable_states: list[VariableState]
+    results: list[AnomalyState]
+
+__all__ = [
+    "SLIDING_WINDOW_MIN",
+    "SLIDING_WINDOW_MAX",
+    "SLIDING_WINDOW_DEFAULT",
+    "EPOCHS_DEFAULT",
+    "MAX_TIMESTAMPS",
+    "RECOMMENDED_MIN_TIMESTAMPS",
+    "TOP_CONTRIBUTOR_COUNT_DEFAULT",
+    "MAX_VARIABLES",
+    "MODELS_PAGE_DEFAULT",
+    "MAX_MODELS",
+    "AlignMode",
+    "FillNAMethod",
+    "DataSchema",
+    "ModelStatus",
+    "DetectionStatus",
+    "AlignPolicy",
+    "VariableState",
+    "ModelInfo",
+    "ModelState",
+    "DiagnosticsInfo",
+    "DetectionRequest",
+    "VariableValues",
+    "LastDetectionRequest",
+    "CorrelationChanges",
+    "Interpretation",
+    "AnomalyValue",
+    "AnomalyState",
+    "DetectionSetupInfo",
+    "DetectionSummary",
+    "DetectionResult",
+    "LastDetectionResult",
+]

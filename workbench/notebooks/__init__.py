@@ -1,0 +1,21 @@
+"""The notebooks' side of the workbench: the papermill/Voila runner, the helpers the cells call, their summaries.
+
+:mod:`.runner` runs notebooks headless and serves the dashboard; :mod:`.helpers` holds what the
+cells call; :mod:`.summary` writes and reads the JSON summary every notebook ends with.  The
+notebooks import from this package (``from workbench.notebooks import write_summary``).
+"""
+from workbench.notebooks.helpers import (
+    anomaly_interpretation, export_result, model_or_fit, models_table, open_registry, ready_detections, require_ready,
+)
+from workbench.notebooks.runner import (
+    DASHBOARD, NOTEBOOK_FAILED, NOTEBOOKS_DIR, NotebookRun, coerce_parameters, dashboard_command, notebook_parameters,
+    read_parameter_sets, run_batch, run_notebook, start_dashboard,
+)
+from workbench.notebooks.summary import read_summary, write_summary
+
+__all__ = [
+    "DASHBOARD", "NOTEBOOKS_DIR", "NOTEBOOK_FAILED", "NotebookRun", "anomaly_interpretation", "coerce_parameters",
+    "dashboard_command", "export_result", "model_or_fit", "models_table", "notebook_parameters", "open_registry",
+    "read_parameter_sets", "read_summary", "ready_detections", "require_ready", "run_batch", "run_notebook",
+    "start_dashboard", "write_summary",
+]
