@@ -33,7 +33,6 @@ from torch import nn
 from benchmarks import datasets
 from benchmarks.worker import PCABaseline
 from workbench import evaluation as ev
-from workbench.mvad import scoring
 from workbench.mvad.detector import MultivariateDetector
 from workbench.mvad.model import JointForecastReconstruction, default_latent
 
@@ -150,9 +149,9 @@ class SearchDetector(MultivariateDetector):
         super().__init__(**params)
         self.network = network
 
-    def _build(self, n_vars: int):
+    def build_network(self, n_vars: int):
         if self.network == "joint":
-            return super()._build(n_vars)
+            return super().build_network(n_vars)
         return NETWORKS[self.network](n_vars, self.context_)
 
 
@@ -197,8 +196,7 @@ def _held_out_scores(det: MultivariateDetector, train: np.ndarray) -> np.ndarray
     """Scores of the validation rows, as ``fit`` saw them when calibrating the threshold."""
     n = len(train)
     cut = n - int(round(n * det.validation_fraction))
-    z = scoring.normalize(train, det.center_, det.scale_)
-    return det._score(z[cut - det.sliding_window:]).score[det.sliding_window:]
+    return det.score_samples(train[cut - det.sliding_window:])[det.sliding_window:]
 
 
 def run_method(name: str, bench, window: int, seed: int, epochs: int) -> dict:

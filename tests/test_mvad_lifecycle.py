@@ -174,7 +174,7 @@ def test_killed_training_is_marked_failed_and_others_survive(tmp_path, trained):
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     model_id = proc.stdout.readline().strip()
     deadline = time.time() + 60
-    while Registry(home).get_model(model_id)["modelInfo"]["status"] != "RUNNING" and time.time() < deadline:
+    while Registry(home).get_model(model_id).model_info.status.value != "RUNNING" and time.time() < deadline:
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

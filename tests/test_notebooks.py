@@ -203,8 +203,8 @@ def test_training_registers_a_ready_model_with_losses_and_stays_quiet(workspace,
     assert [d["epoch"] for d in summary["diagnostics"]] == [3]
     assert all(np.isfinite([d["trainLoss"], d["validationLoss"]]).all() for d in summary["diagnostics"])
     assert summary["variables"] == [f"series_{i}" for i in range(5)]
-    info = Registry(workspace["home"]).get_model(summary["model_id"])["modelInfo"]
-    assert (info["status"], info["dataSchema"], info["slidingWindow"], info["displayName"]) == \
+    info = Registry(workspace["home"]).get_model(summary["model_id"]).model_info
+    assert (info.status.value, info.data_schema.value, info.sliding_window, info.display_name) == \
         ("READY", "MultiTable", 30, "papermill")
     assert not _has_progress_bar(trained.output)   # run_notebook passes show_progress=False
 
@@ -254,7 +254,7 @@ def test_inference_finds_the_injected_faults_and_exports_them(workspace, inferen
     assert len(table) == 721 and int(table["is_anomaly"].sum()) == summary["anomalies"]
     result = json.loads(Path(exported["json"]).read_text())
     assert result["resultId"] == summary["result_id"] and len(result["results"]) == 721
-    assert Registry(workspace["home"]).get_result(summary["result_id"])["summary"]["status"] == "READY"
+    assert Registry(workspace["home"]).get_result(summary["result_id"]).summary.status.value == "READY"
     assert not _has_progress_bar(inference.output)
 
 

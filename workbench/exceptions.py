@@ -52,6 +52,8 @@ class ErrorCode:
     VARIABLE_MISMATCH = "VariableMismatch"
     TRAINING_FAILED = "TrainingFailed"
     TRAINING_INTERRUPTED = "TrainingInterrupted"
+    DETECTION_FAILED = "DetectionFailed"
+    DETECTION_INTERRUPTED = "DetectionInterrupted"
     INSUFFICIENT_HISTORICAL_DATA = "InsufficientHistoricalData"
     NOTEBOOK_FAILED = "NotebookFailed"
     # univariate (v1.1 /timeseries)

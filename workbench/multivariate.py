@@ -1,9 +1,11 @@
-"""The pandas-native core for notebooks: fit on a DataFrame (or a data source), get a model object back.
+"""The pandas front door for notebooks: fit on a DataFrame (or a data source), get a model object back.
 
-``MultivariateModel.fit`` trains and registers a model; ``detect`` returns
-:class:`~workbench.mvad.inference.Detections` (DataFrames) and ``to_json``
-gives the v1.1 shapes.  The Azure-compatible facade (:mod:`workbench.client`)
-and this class share the registry, so a model trained here is listed there.
+``MultivariateModel.fit`` trains and registers a model and raises the coded
+:class:`~workbench.exceptions.WorkbenchError` when it cannot (bad data never becomes a
+registry entry); ``detect`` returns :class:`~workbench.mvad.inference.Detections`
+(DataFrames).  The Azure-compatible facade (:mod:`workbench.client`) is a sibling that keeps the
+v1.1 status semantics instead of raising; both go through :mod:`workbench.service` and share
+the registry, so a model trained here is listed there.
 """
 from __future__ import annotations
 
@@ -12,20 +14,27 @@ from typing import Any
 
 import pandas as pd
 
+from workbench import data
 from workbench.contracts import (
-    SLIDING_WINDOW_DEFAULT, TOP_CONTRIBUTOR_COUNT_DEFAULT, AlignPolicy, DataSchema, LastDetectionRequest, ModelInfo,
-    ModelStatus, format_timestamp,
+    EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, TOP_CONTRIBUTOR_COUNT_DEFAULT, AlignPolicy, DataSchema, Model, ModelInfo,
 )
 from workbench.exceptions import ErrorCode, ModelStateError
+from workbench.mvad.inference import Detections, detect_last_series
+from workbench.mvad.pipeline import detect, prepare_detection, prepare_training
+from workbench.service import lifecycle, models, training
 from workbench.service.registry import Registry
 
 
 class MultivariateModel:
-    """A model in the registry, by id: status, diagnostics, detection, export."""
+    """A model in the registry, by id: status, diagnostics, detection, export.
+
+    ``MultivariateModel(model_id)`` opens a model and raises ``NotFoundError`` at once for an
+    unknown id.
+    """
 
     def __init__(self, model_id: str, registry: Registry | None = None) -> None:
-        self.model_id = str(model_id)
         self.registry = registry or Registry()
+        self.model_id = self.registry.get_model(str(model_id)).model_id
         self._detector = None
 
     # ------------------------------------------------------------ training
@@ -41,115 +50,112 @@ class MultivariateModel:
         start_time: str | pd.Timestamp | None = None,
         end_time: str | pd.Timestamp | None = None,
         display_name: str = "",
-        epochs: int = 100,
+        epochs: int = EPOCHS_DEFAULT,
         seed: int = 0,
         progress: bool = True,
         wait: bool = True,
         registry: Registry | None = None,
         **detector_params: Any,
     ) -> "MultivariateModel":
-        """Train on a DataFrame (timestamp index or column) or a v1.1 ``dataSource``; returns the model."""
-        from workbench.service import training
+        """Train on a DataFrame (timestamp index or column) or a v1.1 ``dataSource``; returns the READY model.
 
+        Raises the coded ``WorkbenchError`` when the request or the data is bad (before anything
+        is registered) or when training fails (the model then stays in the registry as FAILED).
+        With ``wait=False`` the data is read and training runs in the background, as in v1.1:
+        poll ``status``.
+        """
         is_frame = isinstance(source, pd.DataFrame)
-        policy = align_policy.to_json() if isinstance(align_policy, AlignPolicy) else align_policy
-        body = {
-            "dataSource": "DataFrame" if is_frame else source,
-            "dataSchema": DataSchema(data_schema).value if isinstance(data_schema, DataSchema) else data_schema,
-            "slidingWindow": sliding_window, "alignPolicy": policy, "displayName": display_name,
-            "startTime": _iso(start_time), "endTime": _iso(end_time),
-        }
-        request = ModelInfo.from_json({k: v for k, v in body.items() if v is not None})
+        request = ModelInfo.create("DataFrame" if is_frame else source, data_schema=data_schema,
+                                   start_time=start_time, end_time=end_time, display_name=display_name,
+                                   sliding_window=sliding_window, align_policy=align_policy)
         registry = registry or Registry()
+        prepared = prepare_training(request, source if is_frame else None) if wait or is_frame else None
         bar = _progress_bar(epochs) if progress and wait else None
-        callback = _advance(bar) if bar is not None else None
         try:
-            model_id = training.submit(registry, request, frame=source if is_frame else None, wait=wait,
-                                       epochs=epochs, seed=seed, progress=callback, detector_params=detector_params)
+            model = training.submit(registry, request, prepared=prepared, wait=wait, epochs=epochs, seed=seed,
+                                    progress=_advance(bar) if bar is not None else None,
+                                    detector_params=detector_params)
         finally:
             if bar is not None:
                 bar.close()
-        return cls(model_id, registry)
+        if wait:
+            _raise_if_failed(model)
+        return cls(model.model_id, registry)
 
     # ------------------------------------------------------------ state
 
     @property
     def document(self) -> dict[str, Any]:
         """The v1.1 model JSON."""
-        return self.registry.get_model(self.model_id)
+        return self._model().to_json()
 
     @property
     def status(self) -> str:
-        return self.document["modelInfo"]["status"]
+        return self._model().model_info.status.value
 
     @property
     def errors(self) -> list[dict[str, str]]:
-        return self.document["modelInfo"]["errors"]
+        return [e.to_json() for e in self._model().model_info.errors]
 
     def diagnostics(self) -> pd.DataFrame:
         """``modelState`` as a table: one row per recorded epoch (train/validation loss, latency)."""
-        state = self.document["modelInfo"]["diagnosticsInfo"]["modelState"]
+        state = self._model().model_info.diagnostics_info.model_state
         return pd.DataFrame({
-            "trainLoss": state["trainLosses"], "validationLoss": state["validationLosses"],
-            "latencyInSeconds": state["latenciesInSeconds"],
-        }, index=pd.Index(state["epochIds"], name="epoch"))
+            "trainLoss": state.train_losses, "validationLoss": state.validation_losses,
+            "latencyInSeconds": state.latencies_in_seconds,
+        }, index=pd.Index(state.epoch_ids, name="epoch"))
 
     def variable_states(self) -> pd.DataFrame:
         """``variableStates`` of the training data, highest ``filledNARatio`` first."""
-        return pd.DataFrame(self.document["modelInfo"]["diagnosticsInfo"]["variableStates"])
+        return pd.DataFrame([s.to_json() for s in self._model().model_info.diagnostics_info.variable_states])
 
     @property
     def detector(self):
+        """The fitted :class:`~workbench.mvad.detector.MultivariateDetector` (the model must be READY)."""
         if self._detector is None:
-            from workbench.mvad.artifacts import load_model
-
-            if self.status != ModelStatus.READY.value:
-                raise ModelStateError(ErrorCode.MODEL_NOT_READY, f"model '{self.model_id}' is {self.status}")
-            self._detector, _ = load_model(self.registry.model_dir(self.model_id))
+            lifecycle.require_ready(self._model())
+            self._detector = models.DetectorCache(self.registry, size=1).get(self.model_id)
         return self._detector
 
     # ------------------------------------------------------------ detection
 
     def detect(self, source: pd.DataFrame | str, *, start_time=None, end_time=None,
-               top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT):
+               top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT) -> Detections:
         """Score a DataFrame or ``dataSource``; rows before ``start_time`` serve as history only."""
-        from workbench import data
-        from workbench.mvad.pipeline import detect, prepare_detection
-
-        info = self.document["modelInfo"]
+        info = lifecycle.require_ready(self._model()).model_info
         if isinstance(source, pd.DataFrame):
             prepared = data.from_frame(source, start_time=start_time, end_time=end_time,
-                                       align_policy=AlignPolicy.from_json(info.get("alignPolicy")))
+                                       align_policy=info.align_policy)
         else:
-            prepared = prepare_detection(ModelInfo.from_json(info), source, start_time, end_time)
+            prepared = prepare_detection(info, source, start_time, end_time)
         return detect(self.detector, prepared, top_contributor_count)
 
     def detect_last(self, frame: pd.DataFrame, *, top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT) -> dict:
-        """detect-last on the latest timestamp of a DataFrame; returns the v1.1 JSON."""
-        from workbench.data import variables_from_frame
-        from workbench.mvad.inference import detect_last
-
-        variables = variables_from_frame(frame)
-        body = {"variables": [
-            {"variable": name, "timestamps": [format_timestamp(t) for t in s.index], "values": s.tolist()}
-            for name, s in variables.items()
-        ], "topContributorCount": top_contributor_count}
-        request = LastDetectionRequest.from_json(body)
-        return detect_last(self.detector, self.document["modelInfo"], request).to_json()
+        """detect-last on the latest timestamp of a DataFrame (earlier rows are its history); the v1.1 JSON."""
+        info = lifecycle.require_ready(self._model()).model_info
+        result = detect_last_series(self.detector, data.variables_from_frame(frame), info.align_policy,
+                                    top_contributor_count)
+        return result.to_json()
 
     def export(self, path: str | Path) -> Path:
-        from workbench.client import AnomalyDetectorClient
-
-        return AnomalyDetectorClient(self.registry.home).export_model(self.model_id, path)
+        """Write the READY model to a zip (``AnomalyDetectorClient.import_model`` reads it back)."""
+        return models.export_model(self.registry, self.model_id, path)
 
     def __repr__(self) -> str:
         return f"MultivariateModel('{self.model_id}', status={self.status})"
 
+    def _model(self) -> Model:
+        return self.registry.get_model(self.model_id)
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return format_timestamp(pd.Timestamp(value)) if not isinstance(value, str) else value
+
+def _raise_if_failed(model: Model) -> None:
+    """Training ended FAILED: raise its first recorded error as the coded exception."""
+    info = model.model_info
+    if info.status.value == "FAILED":
+        first = info.errors[0] if info.errors else None
+        raise ModelStateError(first.code if first else ErrorCode.TRAINING_FAILED,
+                              f"training of model '{model.model_id}' failed: "
+                              + ("; ".join(f"[{e.code}] {e.message}" for e in info.errors) or "no error recorded"))
 
 
 def _advance(bar):

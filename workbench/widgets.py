@@ -22,10 +22,11 @@ import plotly.io as pio
 from IPython.display import display
 
 from workbench import viz
-from workbench.contracts import MAX_VARIABLES, ModelStatus
+from workbench.contracts import MAX_VARIABLES, Model, ModelStatus, format_timestamp
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.inference import Detections
 from workbench.postprocess import flagged, group_episodes
+from workbench.service import lifecycle
 from workbench.service.registry import Registry
 
 MAX_GROUPING_ROWS = 120
@@ -165,11 +166,8 @@ class Dashboard:
         self.result_id: str | None = None
         self._choices = self._ready_results()
         if result_id:
-            document = self.registry.get_result(result_id)
-            if document["summary"]["status"] != ModelStatus.READY.value:
-                raise ValidationError(ErrorCode.BAD_ARGUMENT,
-                                      f"result '{result_id}' is {document['summary']['status']}, not READY")
-            model_id = document["modelId"]
+            lifecycle.require_ready_result(self.registry.get_result(result_id))
+            model_id = self.registry.result_model_id(result_id)
         elif model_id:
             self.registry.get_model(model_id)
         if model_id and model_id not in self._choices:
@@ -208,20 +206,21 @@ class Dashboard:
         """READY models that have READY results: id -> (label, [(result label, result id)]), newest first."""
         models, _ = self.registry.list_models(0, max(1, self.registry.count_models()))
         choices = {}
-        for document in models:
-            info = document["modelInfo"]
-            if info["status"] != ModelStatus.READY.value:
+        for model in models:
+            if not model.model_info.is_ready:
                 continue
-            results = [r for r in self.registry.list_results(document["modelId"])
+            results = [r for r in self.registry.list_results(model.model_id)
                        if r["status"] == ModelStatus.READY.value]
             if results:
-                choices[document["modelId"]] = (_model_label(document), [(self._result_label(r), r["resultId"])
-                                                                         for r in results])
+                choices[model.model_id] = (_model_label(model), [(self._result_label(r), r["resultId"])
+                                                                 for r in results])
         return choices
 
     def _result_label(self, row: dict[str, str]) -> str:
-        setup = self.registry.get_result(row["resultId"])["summary"].get("setupInfo", {})
-        span = f"{setup.get('startTime') or 'start'} .. {setup.get('endTime') or 'end'}"
+        setup = self.registry.get_result(row["resultId"]).summary.setup_info
+        start, end = (setup.start_time, setup.end_time) if setup else (None, None)
+        span = f"{format_timestamp(start) if start is not None else 'start'} .. " \
+               f"{format_timestamp(end) if end is not None else 'end'}"
         return f"{row['createdTime']} | {span} | {row['resultId'][:8]}"
 
     def _fill_results(self, result_id: str) -> None:
@@ -272,10 +271,10 @@ def _episode_label(i: int, episode) -> str:
     return f"{i + 1}: {episode.start:%Y-%m-%d %H:%M} ({episode.points} pts, peak {episode.peak_severity:.2f})"
 
 
-def _model_label(document: dict[str, Any]) -> str:
-    info = document["modelInfo"]
-    name = info.get("displayName") or document["modelId"][:8]
-    return f"{name} | {document.get('createdTime', '')} | window {info.get('slidingWindow')}"
+def _model_label(model: Model) -> str:
+    info = model.model_info
+    name = info.display_name or model.model_id[:8]
+    return f"{name} | {model.created_time} | window {info.sliding_window}"
 
 
 def _step_hint(index: pd.Index) -> str:

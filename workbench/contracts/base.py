@@ -103,14 +103,6 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool, default: str 
     return value
 
 
-def _time_range(body: Mapping[str, Any], *, required: bool) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    start_raw, end_raw = body.get("startTime"), body.get("endTime")
-    if required and (start_raw is None or end_raw is None):
-        missing = [n for n, v in (("startTime", start_raw), ("endTime", end_raw)) if v is None]
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{' and '.join(missing)} required")
-    return time_range(start_raw, end_raw)
-
-
 def time_range(start_raw: Any, end_raw: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """Parse optional ``startTime``/``endTime``; ``endTime`` before ``startTime`` is an error (equal is fine)."""
     start = parse_timestamp(start_raw, field_name="startTime") if start_raw is not None else None

@@ -13,9 +13,16 @@ from typing import Any, Mapping
 import pandas as pd
 
 from workbench.contracts.base import (
-    ErrorResponse, _Contract, _enum, _integer, _require_mapping, _string, _time_range,
+    ErrorResponse,
+    _Contract,
+    _enum,
+    _integer,
+    _require_mapping,
+    _string,
+    time_range,
 )
 from workbench.exceptions import ErrorCode, ValidationError
+from workbench.timegrid import parse_timestamp
 
 SLIDING_WINDOW_MIN = 28
 SLIDING_WINDOW_MAX = 2880
@@ -96,45 +103,15 @@ class VariableState(_Contract):
     last_timestamp: pd.Timestamp | None
     errors: list[ErrorResponse] = field(default_factory=list)
 
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "VariableState":
+        first, last = body.get("firstTimestamp"), body.get("lastTimestamp")
+        return cls(str(body["variable"]), float(body.get("filledNARatio", 0.0)), int(body.get("effectiveCount", 0)),
+                   parse_timestamp(first) if first else None, parse_timestamp(last) if last else None,
+                   _errors(body.get("errors")))
+
 
 # ---------------------------------------------------------------- training
-
-
-@dataclass(frozen=True)
-class ModelInfo(_Contract):
-    """The v1.1 training request (``ModelInfo``); status/errors/diagnostics are kept by the registry."""
-
-    data_source: str
-    data_schema: DataSchema = DataSchema.ONE_TABLE
-    start_time: pd.Timestamp | None = None
-    end_time: pd.Timestamp | None = None
-    display_name: str = ""
-    sliding_window: int = SLIDING_WINDOW_DEFAULT
-    align_policy: AlignPolicy = field(default_factory=AlignPolicy)
-
-    @classmethod
-    def from_json(cls, body: Any) -> "ModelInfo":
-        body = _require_mapping(body, "the training request")
-        source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
-        if not source:
-            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
-        schema = _enum(
-            DataSchema, body.get("dataSchema"), DataSchema.ONE_TABLE, ErrorCode.INVALID_DATA_SCHEMA, "dataSchema"
-        )
-        start, end = _time_range(body, required=False)
-        window = _integer(
-            body.get("slidingWindow"), "slidingWindow", SLIDING_WINDOW_MIN, SLIDING_WINDOW_MAX,
-            SLIDING_WINDOW_DEFAULT, ErrorCode.INVALID_SLIDING_WINDOW,
-        )
-        return cls(
-            data_source=source,
-            data_schema=schema,
-            start_time=start,
-            end_time=end,
-            display_name=_string(body, "displayName", required=False, default="") or "",
-            sliding_window=window,
-            align_policy=AlignPolicy.from_json(body.get("alignPolicy")),
-        )
 
 
 @dataclass
@@ -159,6 +136,91 @@ class DiagnosticsInfo(_Contract):
     model_state: ModelState = field(default_factory=ModelState)
     variable_states: list[VariableState] = field(default_factory=list)
 
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "DiagnosticsInfo":
+        return cls(ModelState.from_json(body.get("modelState") or {}),
+                   [VariableState.from_json(v) for v in body.get("variableStates") or []])
+
+
+@dataclass
+class ModelInfo(_Contract):
+    """The v1.1 ``ModelInfo``: the training request, plus the read-only status, errors and diagnostics.
+
+    ``from_json`` and :meth:`create` read a request (read-only fields in it are ignored);
+    :meth:`Model.from_json` reads a stored document, state included.
+    """
+
+    data_source: str
+    data_schema: DataSchema = DataSchema.ONE_TABLE
+    start_time: pd.Timestamp | None = None
+    end_time: pd.Timestamp | None = None
+    display_name: str = ""
+    sliding_window: int = SLIDING_WINDOW_DEFAULT
+    align_policy: AlignPolicy = field(default_factory=AlignPolicy)
+    status: ModelStatus = ModelStatus.CREATED
+    errors: list[ErrorResponse] = field(default_factory=list)
+    diagnostics_info: DiagnosticsInfo = field(default_factory=lambda: DiagnosticsInfo())
+
+    @classmethod
+    def create(cls, data_source: str, *, data_schema: DataSchema | str | None = None,
+               start_time: Any = None, end_time: Any = None, display_name: str | None = None,
+               sliding_window: int | None = None, align_policy: AlignPolicy | Mapping[str, Any] | None = None,
+               ) -> "ModelInfo":
+        """A validated training request from Python values (the pandas front door's way in)."""
+        if not isinstance(data_source, str) or not data_source:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
+        if display_name is not None and not isinstance(display_name, str):
+            raise ValidationError(ErrorCode.BAD_ARGUMENT,
+                                  f"'displayName' must be a string; got {type(display_name).__name__}")
+        start, end = time_range(start_time, end_time)
+        return cls(
+            data_source=data_source,
+            data_schema=_enum(DataSchema, data_schema, DataSchema.ONE_TABLE, ErrorCode.INVALID_DATA_SCHEMA,
+                              "dataSchema"),
+            start_time=start,
+            end_time=end,
+            display_name=display_name or "",
+            sliding_window=_integer(sliding_window, "slidingWindow", SLIDING_WINDOW_MIN, SLIDING_WINDOW_MAX,
+                                    SLIDING_WINDOW_DEFAULT, ErrorCode.INVALID_SLIDING_WINDOW),
+            align_policy=align_policy if isinstance(align_policy, AlignPolicy) else AlignPolicy.from_json(align_policy),
+        )
+
+    @classmethod
+    def from_json(cls, body: Any) -> "ModelInfo":
+        body = _require_mapping(body, "the training request")
+        source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
+        return cls.create(source or "", data_schema=body.get("dataSchema"), start_time=body.get("startTime"),
+                          end_time=body.get("endTime"), display_name=_string(body, "displayName", required=False),
+                          sliding_window=body.get("slidingWindow"), align_policy=body.get("alignPolicy"))
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status is ModelStatus.READY
+
+
+@dataclass
+class Model(_Contract):
+    """A stored model (the v1.1 ``AnomalyDetectionModel``): id, times and its ``modelInfo``."""
+
+    model_id: str
+    created_time: str
+    last_updated_time: str
+    model_info: ModelInfo
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "Model":
+        raw = _require_mapping(body.get("modelInfo"), "modelInfo")
+        info = ModelInfo.from_json(raw)
+        info.status = ModelStatus(raw.get("status", ModelStatus.CREATED.value))
+        info.errors = _errors(raw.get("errors"))
+        info.diagnostics_info = DiagnosticsInfo.from_json(raw.get("diagnosticsInfo") or {})
+        return cls(str(body.get("modelId", "")), str(body.get("createdTime", "")),
+                   str(body.get("lastUpdatedTime", "")), info)
+
+
+def _errors(raw: Any) -> list[ErrorResponse]:
+    return [ErrorResponse(str(e.get("code", "")), str(e.get("message", ""))) for e in raw or []]
+
 
 # ---------------------------------------------------------------- inference
 
@@ -178,7 +240,7 @@ class DetectionRequest(_Contract):
         source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
         if not source:
             raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
-        start, end = _time_range(body, required=False)
+        start, end = time_range(body.get("startTime"), body.get("endTime"))
         top = _integer(
             body.get("topContributorCount"), "topContributorCount", 1, MAX_VARIABLES,
             TOP_CONTRIBUTOR_COUNT_DEFAULT, ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT,
@@ -261,12 +323,7 @@ class AnomalyState(_Contract):
     errors: list[ErrorResponse] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DetectionSetupInfo(_Contract):
-    data_source: str
-    top_contributor_count: int
-    start_time: pd.Timestamp | None
-    end_time: pd.Timestamp | None
+DetectionSetupInfo = DetectionRequest  # v1.1 echoes the request as the result's ``setupInfo``
 
 
 @dataclass
@@ -274,14 +331,32 @@ class DetectionSummary(_Contract):
     status: ModelStatus
     errors: list[ErrorResponse] = field(default_factory=list)
     variable_states: list[VariableState] = field(default_factory=list)
-    setup_info: DetectionSetupInfo | None = None
+    setup_info: DetectionRequest | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "DetectionSummary":
+        setup = body.get("setupInfo")
+        return cls(ModelStatus(body["status"]), _errors(body.get("errors")),
+                   [VariableState.from_json(v) for v in body.get("variableStates") or []],
+                   DetectionRequest.from_json(setup) if setup else None)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status is ModelStatus.READY
 
 
 @dataclass
 class DetectionResult(_Contract):
+    """A batch detection (``resultId``, ``summary``); ``results`` are filled in when it is read, not stored."""
+
     result_id: str
     summary: DetectionSummary
     results: list[AnomalyState] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> "DetectionResult":
+        return cls(str(body.get("resultId", "")), DetectionSummary.from_json(_require_mapping(body.get("summary"),
+                                                                                              "summary")))
 
 
 @dataclass
@@ -308,6 +383,7 @@ __all__ = [
     "AlignPolicy",
     "VariableState",
     "ModelInfo",
+    "Model",
     "ModelState",
     "DiagnosticsInfo",
     "DetectionRequest",

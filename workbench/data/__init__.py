@@ -1,6 +1,6 @@
 """Data sources, schemas, alignment and blob upload (the v1.1 data-preparation step)."""
 from workbench.data.align import AlignedData, align
-from workbench.data.prepare import DataWarning, PreparedData, from_frame, load
+from workbench.data.prepare import DataWarning, PreparedData, from_frame, load, variables_from_frame
 from workbench.data.sources import SourcePolicy, resolve
 
-__all__ = ["AlignedData", "DataWarning", "PreparedData", "SourcePolicy", "align", "from_frame", "load", "resolve"]
+__all__ = ["AlignedData", "DataWarning", "PreparedData", "SourcePolicy", "align", "from_frame", "load", "resolve", "variables_from_frame"]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.exceptions import ErrorCode, ValidationError
+from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
 from workbench.mvad import scoring
 from workbench.mvad.model import JointForecastReconstruction
 
@@ -98,13 +99,36 @@ class MultivariateDetector:
         self.drift_factor = drift_factor
         self.chunk_rows = chunk_rows
 
-    _PARAMS = ("sliding_window", "epochs", "seed", "validation_fraction", "device", "num_threads", "context",
-               "hidden", "latent", "batch_size", "learning_rate", "max_windows_per_epoch",
-               "max_validation_windows", "smoothing", "top_fraction", "threshold_spread", "drift_factor", "chunk_rows")
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The constructor's parameter names, read from the signatures (a subclass's own ones included).
 
-    def get_params(self) -> dict:
-        """Constructor parameters (JSON-able)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
+        A subclass whose ``__init__`` takes ``**params`` for the rest adds its named parameters
+        to those of the class it passes them to, as scikit-learn's ``get_params`` expects.
+        """
+        names: list[str] = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass) or klass is object:
+                continue
+            parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+            names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                      and p.name not in names]
+            if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+                break
+        return names
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters (JSON-able), as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "MultivariateDetector":
+        """Set constructor parameters (refit to apply them); unknown names raise."""
+        known = self._get_param_names()
+        for name, value in params.items():
+            if name not in known:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"unknown detector parameter {name!r}; known: {known}")
+            setattr(self, name, value)
+        return self
 
     # ------------------------------------------------------------------ public API
 
@@ -137,6 +161,35 @@ class MultivariateDetector:
         x = _as_matrix(values, n_vars=len(self.variables_))
         with self._runtime():
             return self._score(scoring.normalize(x, self.center_, self.scale_))
+
+    def score_samples(self, values: np.ndarray) -> np.ndarray:
+        """The raw anomaly score of every row (higher is more anomalous, as in PyOD; NaN without a full window)."""
+        return self.score(values).score
+
+    def decision_function(self, values: np.ndarray) -> np.ndarray:
+        """Score minus the threshold applied to these rows: >= 0 is an anomaly (NaN without a full window)."""
+        result = self.score(values)
+        return result.score - result.threshold
+
+    def predict(self, values: np.ndarray) -> np.ndarray:
+        """``isAnomaly`` of every row (False without a full window)."""
+        return self.score(values).is_anomaly
+
+    def variable_errors(self, values: np.ndarray) -> np.ndarray:
+        """(T, V) per-variable errors behind the score: scaled, smoothed, NaN without a full window.
+
+        The score of a row aggregates its largest ``top_fraction`` of these; the contributions are
+        their shares.  Studies of other aggregation or threshold rules start here.
+        """
+        self._check_fitted()
+        x = _as_matrix(values, n_vars=len(self.variables_))
+        out = np.full(x.shape, np.nan)
+        with self._runtime():
+            z = np.ascontiguousarray(scoring.normalize(x, self.center_, self.scale_))
+            series = torch.from_numpy(z).to(self.device_)
+            for lo, hi, smoothed in self._smoothed_errors(series, len(z)):
+                out[lo:hi] = smoothed
+        return out
 
     def correlation_changes(self, values: np.ndarray, row: int, top_k: int) -> dict[str, list[str]]:
         """For the ``top_k`` contributors at ``row``: the variables whose correlation with it changed.
@@ -197,7 +250,8 @@ class MultivariateDetector:
                                   f"unsupported detector state version {meta.get('stateVersion')!r}")
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
         # threshold_ keeps their effect
-        det = cls(**{k: v for k, v in meta["params"].items() if k in cls._PARAMS})
+        known = cls._get_param_names()
+        det = cls(**{k: v for k, v in meta["params"].items() if k in known})
         det.variables_ = list(meta["variables"])
         det.context_ = int(meta["context"])
         det.threshold_ = float(meta["threshold"])
@@ -214,21 +268,22 @@ class MultivariateDetector:
             det.device_ = _resolve_device(det.device)
         except ValidationError:  # trained on a GPU this machine lacks: score on what is here
             det.device_ = _resolve_device("auto")
-        det.model_ = det._build(len(det.variables_))
+        det.model_ = det.build_network(len(det.variables_))
         det.model_.load_state_dict(weights)
         det.model_.to(det.device_).eval()
         return det
 
     # ------------------------------------------------------------------ training
 
-    def _build(self, n_vars: int) -> JointForecastReconstruction:
+    def build_network(self, n_vars: int) -> JointForecastReconstruction:
+        """The network to train for ``n_vars`` variables (the seam a study overrides to try another one)."""
         return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent)
 
     def _train(self, z: np.ndarray, cut: int, on_epoch: Callable[[EpochReport], None] | None) -> None:
         self.device_ = _resolve_device(self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            model = self._build(z.shape[1]).to(self.device_)
+            model = self.build_network(z.shape[1]).to(self.device_)
         rng = np.random.default_rng(self.seed)
         series = torch.from_numpy(z).to(self.device_)
         offsets = torch.arange(-self.context_, 1, device=self.device_)
@@ -302,21 +357,26 @@ class MultivariateDetector:
             recon.append(r.cpu().numpy())
         return np.concatenate(forecast), np.concatenate(recon)
 
-    def _score(self, z: np.ndarray) -> ScoreResult:
-        """Score normalised rows chunk by chunk (extra memory bounded by ``chunk_rows``)."""
-        n_rows, n_vars = z.shape
+    def _smoothed_errors(self, series: torch.Tensor, n_rows: int) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(lo, hi, errors)`` chunk by chunk: rows ``lo..hi`` (all with a full window), scaled and smoothed."""
         w, k = self.sliding_window, self.smoothing
-        valid = np.arange(n_rows) >= w
-        score = np.full(n_rows, np.nan)
-        shares = np.zeros((n_rows, n_vars))
-        series = torch.from_numpy(np.ascontiguousarray(z)).to(self.device_)
-        top = scoring.top_count(n_vars, self.top_fraction)
         for lo in range(w, n_rows, self.chunk_rows):
             hi = min(lo + self.chunk_rows, n_rows)
             # the smoothing reaches back k - 1 rows; context + smoothing fit in the window
             forecast_err, recon_err = self._raw_errors(series, np.arange(lo - k + 1, hi))
             errors = 0.5 * (forecast_err / self.forecast_scale_ ** 2 + recon_err / self.reconstruction_scale_ ** 2)
-            smoothed = scoring.trailing_mean(errors, k)
+            yield lo, hi, scoring.trailing_mean(errors, k)
+
+    def _score(self, z: np.ndarray) -> ScoreResult:
+        """Score normalised rows chunk by chunk (extra memory bounded by ``chunk_rows``)."""
+        n_rows, n_vars = z.shape
+        w = self.sliding_window
+        valid = np.arange(n_rows) >= w
+        score = np.full(n_rows, np.nan)
+        shares = np.zeros((n_rows, n_vars))
+        series = torch.from_numpy(np.ascontiguousarray(z)).to(self.device_)
+        top = scoring.top_count(n_vars, self.top_fraction)
+        for lo, hi, smoothed in self._smoothed_errors(series, n_rows):
             score[lo:hi] = scoring.aggregate(smoothed, top)
             shares[lo:hi] = scoring.contributions(smoothed)
         threshold = scoring.drift_threshold(getattr(self, "threshold_", math.inf), score[valid], self.drift_factor)
@@ -360,7 +420,7 @@ class MultivariateDetector:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise ValidationError(ErrorCode.MODEL_NOT_READY, "the detector is not fitted yet")
+            raise ModelStateError(ErrorCode.MODEL_NOT_READY, "the detector is not fitted yet: call fit first")
 
     @contextlib.contextmanager
     def _runtime(self) -> Iterator[None]:

@@ -110,18 +110,23 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
     return Detections(frame, contributions, changed, scored.threshold)
 
 
-def detect_last(detector, model_info: dict, request: LastDetectionRequest) -> LastDetectionResult:
-    """Score the latest timestamp of a detect-last body."""
+def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest) -> LastDetectionResult:
+    """Score the latest timestamp of a detect-last body, aligned with the model's ``align_policy``."""
     variables = {v.variable: _request_series(v) for v in request.variables}
     if len(variables) != len(request.variables):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "a variable appears twice in 'variables'")
+    return detect_last_series(detector, variables, align_policy, request.top_contributor_count)
+
+
+def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: AlignPolicy,
+                       top_k: int) -> LastDetectionResult:
+    """Score the latest timestamp of per-variable series (the whole history feeds the drift check)."""
     check_variables(list(detector.variables_), list(variables))
-    aligned = data.align({k: variables[k] for k in detector.variables_},
-                         AlignPolicy.from_json(model_info.get("alignPolicy")))
+    aligned = data.align({k: variables[k] for k in detector.variables_}, align_policy)
     states: list[VariableState] = aligned.variable_states()
     frame = aligned.frame
-    detections = score_frame(detector, frame, len(frame) - 1, request.top_contributor_count, score_from=0)
-    return LastDetectionResult(states, detections.results(request.top_contributor_count))
+    detections = score_frame(detector, frame, len(frame) - 1, top_k, score_from=0)
+    return LastDetectionResult(states, detections.results(top_k))
 
 
 def _request_series(item) -> pd.Series:

@@ -3,6 +3,7 @@
 They sit on the application layer (:mod:`workbench.service`) and the pandas front door, as the
 notebooks' own code would.
 """
+from __future__ import annotations
 
 import json
 from pathlib import Path
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from workbench._atomic import atomic_write_text
-from workbench.contracts import ModelStatus
-from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
+from workbench.exceptions import ErrorCode, ValidationError
+from workbench.mvad.pipeline import prepare_detection
+from workbench.service import batch, lifecycle
 from workbench.service.registry import Registry
 
 # ---------------------------------------------------------------- helpers the notebooks call
@@ -37,24 +39,19 @@ def model_or_fit(model_id: str, registry: Registry, **fit: Any):
 
 def require_ready(model):
     """The model itself if READY; otherwise a ``ModelStateError`` carrying its status and errors."""
-    status = model.status
-    if status != ModelStatus.READY.value:
-        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in model.errors) or "no error recorded"
-        raise ModelStateError(ErrorCode.MODEL_NOT_READY, f"model '{model.model_id}' is {status}: {errors}")
+    lifecycle.require_ready(model.registry.get_model(model.model_id))
     return model
 
 
 def models_table(registry: Registry, top: int = 20) -> pd.DataFrame:
     """The registry's newest models, one row each: id, name, status, times, window, variable count."""
-    from workbench.client import AnomalyDetectorClient
-
-    page = AnomalyDetectorClient(registry.home).list_multivariate_models(skip=0, top=top)
+    page, _ = registry.list_models(0, top)
     rows = [{
-        "modelId": m["modelId"], "displayName": m["modelInfo"].get("displayName", ""),
-        "status": m["modelInfo"]["status"], "createdTime": m.get("createdTime"),
-        "lastUpdatedTime": m.get("lastUpdatedTime"), "slidingWindow": m["modelInfo"].get("slidingWindow"),
-        "variables": len(m["modelInfo"]["diagnosticsInfo"].get("variableStates") or []),
-    } for m in page["models"]]
+        "modelId": m.model_id, "displayName": m.model_info.display_name, "status": m.model_info.status.value,
+        "createdTime": m.created_time, "lastUpdatedTime": m.last_updated_time,
+        "slidingWindow": m.model_info.sliding_window,
+        "variables": len(m.model_info.diagnostics_info.variable_states),
+    } for m in page]
     return pd.DataFrame(rows, columns=["modelId", "displayName", "status", "createdTime", "lastUpdatedTime",
                                        "slidingWindow", "variables"])
 
@@ -64,14 +61,11 @@ def export_result(registry: Registry, result_id: str, folder: str = "", *,
     """Write a READY result as ``<id>.csv`` (scores and contributions per timestamp), ``<id>.json`` (the v1.1
     result) and, given episodes, ``<id>-episodes.json``; ``folder`` ``""`` is ``<home>/exports``.  Returns the paths.
     """
-    from workbench.service import batch
     from workbench.postprocess import episodes_to_json
 
-    document = batch.get_result(registry, result_id)
-    if document["summary"]["status"] != ModelStatus.READY.value:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {document['summary']['status']}")
-    target = Path(folder) if folder else registry.home / "exports"
     detections = batch.load_detections(registry, result_id)
+    document = batch.get_result(registry, result_id).to_json()
+    target = Path(folder) if folder else registry.home / "exports"
     table = detections.frame.join(detections.contributions.add_prefix("contribution_"))
     paths = {"csv": target / f"{result_id}.csv", "json": target / f"{result_id}.json"}
     atomic_write_text(paths["csv"], table.to_csv(date_format="%Y-%m-%dT%H:%M:%SZ"))
@@ -82,15 +76,15 @@ def export_result(registry: Registry, result_id: str, folder: str = "", *,
     return {k: str(v) for k, v in paths.items()}
 
 
+def detection_values(model, data_source: str, start_time=None, end_time=None) -> pd.DataFrame:
+    """The aligned values a detection on ``data_source`` reads (the model's schema and align policy)."""
+    info = lifecycle.require_ready(model.registry.get_model(model.model_id)).model_info
+    return prepare_detection(info, data_source, start_time, end_time).frame
+
+
 def ready_detections(registry: Registry, result_id: str):
     """The cached scores of a batch result; a ``ModelStateError`` with the result's errors unless it is READY."""
-    from workbench.service.batch import load_detections
-
-    summary = registry.get_result(result_id)["summary"]
-    if summary["status"] != ModelStatus.READY.value:
-        errors = "; ".join(f"[{e['code']}] {e['message']}" for e in summary.get("errors") or []) or "no error recorded"
-        raise ModelStateError(ErrorCode.BAD_ARGUMENT, f"result '{result_id}' is {summary['status']}: {errors}")
-    return load_detections(registry, result_id)
+    return batch.load_detections(registry, result_id)
 
 
 def anomaly_interpretation(detections, rank: int = 0, *, min_severity: float = 0.0, top_k: int = 10):

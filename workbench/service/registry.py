@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from workbench.contracts import MAX_MODELS, ModelStatus
+from workbench.contracts import (
+    MAX_MODELS, DetectionResult, DetectionSummary, ErrorResponse, Model, ModelInfo, ModelStatus,
+)
 from workbench.exceptions import ErrorCode, NotFoundError
 
 _SCHEMA = """
@@ -116,6 +118,7 @@ class Registry:
     def recover_interrupted(self) -> list[str]:
         """Mark jobs whose owner process died as FAILED; returns their ids."""
         failed = []
+        message = "the process running this job stopped before it finished (owner {owner})"
         with self._connect() as db:
             for table, key in (("models", "model_id"), ("results", "result_id")):
                 rows = db.execute(
@@ -124,57 +127,57 @@ class Registry:
                 for job_id, owner, document in rows:
                     if _owner_alive(owner):
                         continue
-                    doc = json.loads(document)
-                    error = {"code": ErrorCode.TRAINING_INTERRUPTED if table == "models" else ErrorCode.TRAINING_FAILED,
-                             "message": "the process running this job stopped before it finished "
-                                        f"(owner {owner or 'unknown'})"}
-                    if table == "results":
-                        error["code"] = "DetectionInterrupted"
-                    _set_status(doc, table, ModelStatus.FAILED, [error])
                     now = utc_now()
-                    _touch(doc, table, now)
+                    if table == "models":
+                        doc: Model | DetectionResult = Model.from_json(json.loads(document))
+                        target, code = doc.model_info, ErrorCode.TRAINING_INTERRUPTED
+                        doc.last_updated_time = now
+                    else:
+                        doc = DetectionResult.from_json(json.loads(document))
+                        target, code = doc.summary, ErrorCode.DETECTION_INTERRUPTED
+                    target.status = ModelStatus.FAILED
+                    target.errors = [*target.errors, ErrorResponse(code, message.format(owner=owner or "unknown"))]
                     db.execute(
                         f"UPDATE {table} SET status=?, last_updated_time=?, document=? WHERE {key}=?",
-                        (ModelStatus.FAILED.value, now, json.dumps(doc), job_id),
+                        (ModelStatus.FAILED.value, now, json.dumps(doc.to_json()), job_id),
                     )
                     failed.append(job_id)
         return failed
 
     # ------------------------------------------------------------ models
 
-    def create_model(self, document: dict[str, Any]) -> str:
-        """Insert a new model document (the v1.1 model JSON); returns its new id."""
-        model_id = str(uuid.uuid4())
+    def create_model(self, info: ModelInfo) -> Model:
+        """Record a new model (its status as ``info`` says); returns it with its new id and times."""
         now = utc_now()
-        document = dict(document, modelId=model_id, createdTime=now, lastUpdatedTime=now)
-        status = document["modelInfo"]["status"]
+        model = Model(str(uuid.uuid4()), now, now, info)
         with self._connect() as db:
             db.execute(
                 "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?)",
-                (model_id, now, now, status, _owner_token(), json.dumps(document)),
+                (model.model_id, now, now, info.status.value, _owner_token(), json.dumps(model.to_json())),
             )
-        return model_id
+        return model
 
-    def update_model(self, model_id: str, document: dict[str, Any]) -> dict[str, Any]:
-        now = utc_now()
-        document = dict(document, lastUpdatedTime=now)
+    def update_model(self, model: Model) -> Model:
+        """Store ``model`` as it is now (its ``last_updated_time`` is set); NotFound if it was deleted."""
+        model.last_updated_time = utc_now()
         with self._connect() as db:
             cur = db.execute(
                 "UPDATE models SET status=?, last_updated_time=?, document=? WHERE model_id=?",
-                (document["modelInfo"]["status"], now, json.dumps(document), model_id),
+                (model.model_info.status.value, model.last_updated_time, json.dumps(model.to_json()),
+                 model.model_id),
             )
             if cur.rowcount == 0:
-                raise _model_not_found(model_id)
-        return document
+                raise _model_not_found(model.model_id)
+        return model
 
-    def get_model(self, model_id: str) -> dict[str, Any]:
+    def get_model(self, model_id: str) -> Model:
         with self._connect() as db:
             row = db.execute("SELECT document FROM models WHERE model_id=?", (str(model_id),)).fetchone()
         if row is None:
             raise _model_not_found(model_id)
-        return json.loads(row[0])
+        return Model.from_json(json.loads(row[0]))
 
-    def list_models(self, skip: int = 0, top: int = 10) -> tuple[list[dict[str, Any]], int]:
+    def list_models(self, skip: int = 0, top: int = 10) -> tuple[list[Model], int]:
         """Models by last update, newest first: one page and the total count."""
         with self._connect() as db:
             total = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
@@ -182,7 +185,7 @@ class Registry:
                 "SELECT document FROM models ORDER BY last_updated_time DESC, created_time DESC, model_id "
                 "LIMIT ? OFFSET ?", (int(top), int(skip)),
             ).fetchall()
-        return [json.loads(r[0]) for r in rows], total
+        return [Model.from_json(json.loads(r[0])) for r in rows], total
 
     def count_models(self) -> int:
         with self._connect() as db:
@@ -198,19 +201,9 @@ class Registry:
     def model_dir(self, model_id: str) -> Path:
         return self.models_dir / str(uuid.UUID(str(model_id)))
 
-    @contextmanager
-    def writing_model_dir(self, model_id: str) -> Iterator[Path]:
+    def writing_model_dir(self, model_id: str):
         """A temp folder that becomes the model's artifact folder only if the block succeeds."""
-        final = self.model_dir(model_id)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=self.models_dir))
-        try:
-            yield tmp
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        return _writing_dir(self.model_dir(model_id))
 
     @property
     def max_count(self) -> int:
@@ -218,30 +211,38 @@ class Registry:
 
     # ------------------------------------------------------------ batch results
 
-    def create_result(self, model_id: str, document: dict[str, Any]) -> str:
-        result_id = str(uuid.uuid4())
+    def create_result(self, model_id: str, summary: DetectionSummary) -> DetectionResult:
+        result = DetectionResult(str(uuid.uuid4()), summary)
         now = utc_now()
-        document = dict(document, resultId=result_id)
         with self._connect() as db:
             db.execute(
                 "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (result_id, model_id, now, now, document["summary"]["status"], _owner_token(), json.dumps(document)),
+                (result.result_id, str(model_id), now, now, summary.status.value, _owner_token(),
+                 json.dumps(result.to_json())),
             )
-        return result_id
+        return result
 
-    def update_result(self, result_id: str, document: dict[str, Any]) -> None:
+    def update_result(self, result: DetectionResult) -> None:
         with self._connect() as db:
             db.execute(
                 "UPDATE results SET status=?, last_updated_time=?, document=? WHERE result_id=?",
-                (document["summary"]["status"], utc_now(), json.dumps(document), result_id),
+                (result.summary.status.value, utc_now(), json.dumps(result.to_json()), result.result_id),
             )
 
-    def get_result(self, result_id: str) -> dict[str, Any]:
+    def get_result(self, result_id: str) -> DetectionResult:
         with self._connect() as db:
             row = db.execute("SELECT document FROM results WHERE result_id=?", (str(result_id),)).fetchone()
         if row is None:
             raise NotFoundError(ErrorCode.RESULT_NOT_FOUND, f"no detection result with id '{result_id}'")
-        return json.loads(row[0])
+        return DetectionResult.from_json(json.loads(row[0]))
+
+    def result_model_id(self, result_id: str) -> str:
+        """The id of the model a batch result was detected with."""
+        with self._connect() as db:
+            row = db.execute("SELECT model_id FROM results WHERE result_id=?", (str(result_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(ErrorCode.RESULT_NOT_FOUND, f"no detection result with id '{result_id}'")
+        return row[0]
 
     def list_results(self, model_id: str | None = None) -> list[dict[str, Any]]:
         """Batch results, newest first (optionally of one model): id, model, status and times."""
@@ -258,16 +259,22 @@ class Registry:
     def result_dir(self, result_id: str) -> Path:
         return self.results_dir / str(uuid.UUID(str(result_id)))
 
-
-def _set_status(doc: dict[str, Any], table: str, status: ModelStatus, errors: list[dict[str, str]]) -> None:
-    target = doc["modelInfo"] if table == "models" else doc["summary"]
-    target["status"] = status.value
-    target["errors"] = list(target.get("errors") or []) + errors
+    def writing_result_dir(self, result_id: str):
+        """A temp folder that becomes the result's folder only if the block succeeds."""
+        return _writing_dir(self.result_dir(result_id))
 
 
-def _touch(doc: dict[str, Any], table: str, now: str) -> None:
-    if table == "models":
-        doc["lastUpdatedTime"] = now
+@contextmanager
+def _writing_dir(final: Path) -> Iterator[Path]:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _model_not_found(model_id: str) -> NotFoundError:
