@@ -8,6 +8,8 @@ offending ``file``, ``column`` and ``row``.  ``to_error()`` gives the
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from typing import Any
 
 
@@ -132,6 +134,34 @@ class StorageError(WorkbenchError):
 
 class WorkbenchWarning(UserWarning):
     """A warning about the user's data or request (shown without an internal source line)."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    """``warnings.showwarning`` that prints workbench warnings as ``DataWarning: message``, above progress bars.
+
+    The default would print the workbench's own source line, which tells the user nothing; everything
+    else goes to the previous handler unchanged.
+    """
+    if not issubclass(category, WorkbenchWarning):
+        return _show_warning.previous(message, category, filename, lineno, file, line)
+    text = f"{category.__name__}: {message}"
+    target = file or sys.stderr
+    try:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            target.write(text + "\n")
+        else:
+            tqdm.write(text, file=target)  # clears and redraws an active text progress bar
+    except (AttributeError, OSError):
+        pass  # no stderr (pythonw) or a closed one: warnings are never fatal
+
+
+def install_warning_format() -> None:
+    """Show :class:`WorkbenchWarning` without a source line (called once by ``import workbench``)."""
+    if warnings.showwarning is not _show_warning:
+        _show_warning.previous = warnings.showwarning
+        warnings.showwarning = _show_warning
 
 
 def file_not_found(path: str | os.PathLike[str], what: str = "the file",
