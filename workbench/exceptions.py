@@ -136,7 +136,7 @@ class WorkbenchWarning(UserWarning):
     """A warning about the user's data or request (shown without an internal source line)."""
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+def _show_warning(message, category, filename, lineno, file=None, line=None):
     """``warnings.showwarning`` that prints workbench warnings as ``DataWarning: message``, above progress bars.
 
     The default would print the workbench's own source line, which tells the user nothing; everything

@@ -12,6 +12,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -266,7 +267,7 @@ def _check_row_lengths(text: str, width: int, table: CsvTable, dialect: CsvDiale
             if len(row) != width and any(field.strip() for field in row):
                 hint = ""
                 if len(row) > width and dialect.sep == "," and any(_DECIMAL_COMMA.match(f"{a},{b}".strip())
-                                                                   for a, b in zip(row, row[1:])):
+                                                                   for a, b in pairwise(row)):
                     hint = ("; a decimal comma (1,5) splits a number in two: save the file with ';' separators "
                             "and pass sep=';', decimal=','")
                 raise DataError(ErrorCode.INVALID_ROW, f"the row has {len(row)} fields but the header has {width}{hint}",
