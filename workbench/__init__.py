@@ -4,7 +4,10 @@ The heavy parts (torch, the registry) load on first use, so ``import workbench``
 """
 from __future__ import annotations
 
+from workbench.exceptions import install_warning_format
+
 __version__ = "0.1.0"
+install_warning_format()
 
 _LAZY = {
     "AnomalyDetectorClient": ("workbench.client", "AnomalyDetectorClient"),

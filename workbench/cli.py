@@ -1,16 +1,20 @@
 """The ``workbench`` command: a thin layer over the Python API, one subcommand per task.
 
-Every subcommand prints JSON (the v1.1 shapes) on stdout; a failure prints
-``error [Code]: message`` on stderr and exits with status 2.
+Subcommands print a short summary on stdout (``--json``: the v1.1 body); a failure, including a
+training or detection job that ends FAILED, prints ``error [Code] message`` on stderr and exits
+with status 2.  A ``model_id`` argument may be any unique prefix of the id (the 8 characters shown).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Callable, Sequence
+from enum import Enum
+from typing import Any, Callable, Sequence
 
-from workbench import __version__
+from workbench import __version__, cli_text
+from workbench.contracts import AlignMode, DataSchema, FillNAMethod
 from workbench.exceptions import WorkbenchError
 
 Handler = Callable[[argparse.Namespace], object]
@@ -23,16 +27,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        output = args.handler(args)
-    except WorkbenchError as exc:
-        print(f"error {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    if output is not None:
-        print(json.dumps(output, indent=2))
-    return 0
+        try:
+            if getattr(args, "model_id", None):
+                args.model_id = _resolve_model_id(args)
+            output = args.handler(args)
+        except WorkbenchError as exc:
+            print(f"error {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        if output is not None:
+            print(_render(args, output))
+        sys.stdout.flush()
+        failure = getattr(args, "failure", None)
+        error = failure(output) if failure is not None and output is not None else None
+        if error is not None:
+            print(f"error {error}", file=sys.stderr)
+            return 2
+        return 0
+    except BrokenPipeError:  # the reader went away (``workbench models list | head -1``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool killed by the closed pipe reports
+
+
+def _render(args: argparse.Namespace, output: object) -> str:
+    """The summary the subcommand defines, or the JSON body with ``--json`` (and where it has no summary)."""
+    render = getattr(args, "render", None)
+    if render is None or getattr(args, "json", False):
+        view = getattr(args, "json_view", None)
+        return json.dumps(view(args, output) if view else output, indent=2)
+    return render(args, output)
+
+
+def _resolve_model_id(args: argparse.Namespace) -> str:
+    from workbench.service.registry import Registry
+
+    return Registry(args.home).resolve_model_id(args.model_id)
+
+
+def _add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the full v1.1 JSON body instead of a summary")
+
+
+def _enum_option(enum_cls: type[Enum]) -> dict[str, Any]:
+    """argparse ``type``/``choices`` from a contract enum, matched in any case as the Python API does."""
+    values = [member.value for member in enum_cls]
+
+    def convert(text: str) -> str:
+        return next((v for v in values if v.lower() == text.lower()), text)  # argparse lists the choices if none
+
+    convert.__name__ = enum_cls.__name__
+    return {"type": convert, "choices": values}
+
+
+def _job_failure(document: dict) -> WorkbenchError | None:
+    """A model or detection result that ended FAILED, as the error the command exits with."""
+    from workbench.contracts import ModelStatus
+
+    target = document.get("modelInfo") or document.get("summary") or document
+    if target.get("status") != ModelStatus.FAILED.value:
+        return None
+    errors = target.get("errors") or [{"code": "Failed", "message": "no reason recorded"}]
+    what = f"model {document['modelId']}" if "modelInfo" in document else \
+        f"detection {document.get('resultId', '')}".strip()
+    return WorkbenchError(errors[0].get("code", "Failed"), f"{what} FAILED: {errors[0].get('message', '')}")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -52,17 +112,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_source", help="OneTable CSV, MultiTable folder or zip, file:// or https:// blob URL")
-    parser.add_argument("--schema", "--data-schema", dest="data_schema", default="OneTable",
-                        choices=["OneTable", "MultiTable"], help="dataSchema (default: OneTable)")
+    parser.add_argument("--schema", "--data-schema", dest="data_schema", default=DataSchema.ONE_TABLE.value,
+                        **_enum_option(DataSchema), help="dataSchema, any case (default: OneTable)")
     parser.add_argument("--start-time", help="startTime (ISO-8601; clipped to the data)")
     parser.add_argument("--end-time", help="endTime (ISO-8601; clipped to the data; not before startTime)")
 
 
 def _add_align_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--align-mode", default="Outer", choices=["Inner", "Outer"], help="alignMode (default Outer)")
-    parser.add_argument("--fill-na-method", default="Linear",
-                        choices=["Linear", "Previous", "Subsequent", "Zero", "Fixed"],
-                        help="fillNAMethod (default Linear)")
+    parser.add_argument("--align-mode", default=AlignMode.OUTER.value, **_enum_option(AlignMode),
+                        help="alignMode, any case (default Outer)")
+    parser.add_argument("--fill-na-method", default=FillNAMethod.LINEAR.value, **_enum_option(FillNAMethod),
+                        help="fillNAMethod, any case (default Linear)")
     parser.add_argument("--padding-value", type=float, help="paddingValue (required with --fill-na-method Fixed)")
 
 
@@ -86,6 +146,9 @@ def _register_prepare(sub) -> None:
     _add_data_arguments(p)
     _add_align_arguments(p)
     p.add_argument("--output", "-o", help="write the aligned data here as a OneTable CSV (atomically)")
+    p.add_argument("--sep", default=",", help="column separator of the CSV files (default ','; ';' or '\\t' for "
+                                              "files saved that way)")
+    p.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of the numbers (default '.')")
     p.set_defaults(handler=_prepare)
 
 
@@ -93,8 +156,9 @@ def _prepare(args: argparse.Namespace) -> dict:
     from workbench import data
     from workbench._atomic import atomic_path
 
+    sep = "\t" if args.sep in ("\\t", "tab") else args.sep
     prepared = data.load(args.data_source, args.data_schema, start_time=args.start_time, end_time=args.end_time,
-                         align_policy=_align_policy(args))
+                         align_policy=_align_policy(args), sep=sep, decimal=args.decimal)
     if args.output:
         with atomic_path(args.output) as tmp:
             prepared.frame.rename_axis("timestamp").to_csv(tmp, date_format="%Y-%m-%dT%H:%M:%SZ")
@@ -142,11 +206,27 @@ def _client(args: argparse.Namespace):
     return AnomalyDetectorClient(args.home)
 
 
+_MODEL_ID_HELP = "model id, or any unique prefix of it (such as the 8 characters 'models list' shows)"
+
+
+def _model_summary(args: argparse.Namespace, document: dict) -> str:
+    return cli_text.model_text(document, errors=getattr(args, "failure", None) is None)  # else on stderr
+
+
+def _models_table(args: argparse.Namespace, page: dict) -> str:
+    return cli_text.models_table(page)
+
+
+def _detection_summary(args: argparse.Namespace, result: dict) -> str:
+    return cli_text.detection_text(result, args.output, errors=False)  # a FAILED one exits with its error
+
+
 def _register_train(sub) -> None:
     p = sub.add_parser(
         "train", help="train a multivariate model (v1.1 training request)",
         description="Train an MVAD model on a data source and register it. Waits for READY or FAILED and prints "
-                    "the v1.1 model JSON (status, diagnosticsInfo with losses every 10 epochs, variableStates).",
+                    "a summary (--json: the v1.1 model JSON with diagnosticsInfo and variableStates); exits 2 if "
+                    "the model ends FAILED.",
     )
     _add_data_arguments(p)
     _add_align_arguments(p)
@@ -155,7 +235,8 @@ def _register_train(sub) -> None:
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
     p.add_argument("--no-wait", action="store_true", help="return at once with status CREATED (poll with "
                                                           "'models get')")
-    p.set_defaults(handler=_train)
+    _add_json_flag(p)
+    p.set_defaults(handler=_train, render=_model_summary, failure=_job_failure)
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -175,16 +256,20 @@ def _register_models(sub) -> None:
     listing = actions.add_parser("list", help="list models, newest first", description="List models, newest first.")
     listing.add_argument("--skip", type=int, default=0, help="models to skip (default 0)")
     listing.add_argument("--top", type=int, default=10, help="models to return (default 10)")
-    listing.set_defaults(handler=lambda a: _client(a).list_multivariate_models(skip=a.skip, top=a.top))
-    get = actions.add_parser("get", help="show one model's JSON", description="Show a model's v1.1 JSON.")
-    get.add_argument("model_id")
-    get.set_defaults(handler=lambda a: _client(a).get_multivariate_model(a.model_id))
+    _add_json_flag(listing)
+    listing.set_defaults(handler=lambda a: _client(a).list_multivariate_models(skip=a.skip, top=a.top),
+                         render=_models_table)
+    get = actions.add_parser("get", help="show one model", description="Show a model's summary (--json: its v1.1 "
+                                                                        "JSON).")
+    get.add_argument("model_id", help=_MODEL_ID_HELP)
+    _add_json_flag(get)
+    get.set_defaults(handler=lambda a: _client(a).get_multivariate_model(a.model_id), render=_model_summary)
     delete = actions.add_parser("delete", help="delete a model", description="Delete a model and its files.")
-    delete.add_argument("model_id")
+    delete.add_argument("model_id", help=_MODEL_ID_HELP)
     delete.set_defaults(handler=lambda a: _client(a).delete_multivariate_model(a.model_id))
     export = actions.add_parser("export", help="export a model to a zip",
                                 description="Write a READY model to a zip that predicts elsewhere.")
-    export.add_argument("model_id")
+    export.add_argument("model_id", help=_MODEL_ID_HELP)
     export.add_argument("path", help="zip file to write")
     export.set_defaults(handler=lambda a: {"path": str(_client(a).export_model(a.model_id, a.path))})
     imported = actions.add_parser("import", help="import a model zip", description="Register an exported model zip.")
@@ -195,19 +280,21 @@ def _register_models(sub) -> None:
 def _register_detect(sub) -> None:
     p = sub.add_parser(
         "detect", help="batch detection (detect-batch) with a trained model",
-        description="Score a data source with a READY model and print the v1.1 detection result "
-                    "(summary and one result per timestamp). Rows before --start-time serve as history.",
+        description="Score a data source with a READY model and print a summary: anomaly count and the most severe "
+                    "anomalies (--json or --output: the v1.1 result, one entry per timestamp). Rows before "
+                    "--start-time serve as history. Exits 2 if the detection ends FAILED.",
     )
-    p.add_argument("model_id")
+    p.add_argument("model_id", help=_MODEL_ID_HELP)
     p.add_argument("data_source", help="data source with exactly the model's variables (the model's dataSchema)")
     p.add_argument("--start-time", help="startTime (ISO-8601)")
     p.add_argument("--end-time", help="endTime (ISO-8601)")
     p.add_argument("--top-contributor-count", type=int, default=10, help="contributors per anomaly (default 10)")
     p.add_argument("--output", "-o", help="write the result JSON here (atomically) instead of printing it")
-    p.set_defaults(handler=_detect)
+    _add_json_flag(p)
+    p.set_defaults(handler=_detect, render=_detection_summary, json_view=_detection_json, failure=_job_failure)
 
 
-def _detect(args: argparse.Namespace) -> dict | None:
+def _detect(args: argparse.Namespace) -> dict:
     body = {"dataSource": args.data_source, "topContributorCount": args.top_contributor_count}
     if args.start_time:
         body["startTime"] = args.start_time
@@ -218,6 +305,11 @@ def _detect(args: argparse.Namespace) -> dict | None:
         from workbench._atomic import atomic_write_text
 
         atomic_write_text(args.output, json.dumps(result))
+    return result
+
+
+def _detection_json(args: argparse.Namespace, result: dict) -> dict:
+    if args.output:
         return {"resultId": result["resultId"], "status": result["summary"]["status"], "output": args.output}
     return result
 
@@ -228,9 +320,10 @@ def _register_detect_last(sub) -> None:
         description="Post a v1.1 detect-last body (a JSON file with 'variables' and 'topContributorCount') to a "
                     "READY model and print variableStates and the result for the latest timestamp.",
     )
-    p.add_argument("model_id")
+    p.add_argument("model_id", help=_MODEL_ID_HELP)
     p.add_argument("body", help="JSON file with the detect-last request body")
-    p.set_defaults(handler=_detect_last)
+    _add_json_flag(p)
+    p.set_defaults(handler=_detect_last, render=lambda a, out: cli_text.last_detection_text(out))
 
 
 def _detect_last(args: argparse.Namespace) -> dict:
@@ -241,9 +334,13 @@ def _read_body(path: str) -> object:
     """A v1.1 request body from a JSON file, with a clear error if it cannot be read."""
     from workbench.exceptions import DataError, ErrorCode
 
+    from workbench.exceptions import file_not_found
+
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
+    except FileNotFoundError:
+        raise file_not_found(path, "the request body file") from None
     except (OSError, ValueError) as exc:
         raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the request body ({exc})", file=path) from exc
 
@@ -267,7 +364,9 @@ def _register_univariate(sub) -> None:
     for kind, (method, what) in _UNIVARIATE.items():
         k = kinds.add_parser(kind, help=what, description=f"Detect {what} ({method}).")
         k.add_argument("body", help="JSON file with the request body")
-        k.set_defaults(handler=lambda a, m=method: getattr(_client(a), m)(_read_body(a.body)))
+        _add_json_flag(k)
+        k.set_defaults(handler=lambda a, m=method: getattr(_client(a), m)(_read_body(a.body)),
+                       render=lambda a, out, kind=kind: cli_text.univariate_text(kind, out))
 
 
 # ---------------------------------------------------------------- serve

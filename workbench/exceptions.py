@@ -7,6 +7,9 @@ offending ``file``, ``column`` and ``row``.  ``to_error()`` gives the
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import Any
 
 
@@ -27,8 +30,15 @@ class ErrorCode:
     DATA_SOURCE_NOT_FOUND = "DataSourceNotFound"
     DATA_SOURCE_NOT_ALLOWED = "DataSourceNotAllowed"
     BLOB_ACCESS_FAILED = "BlobAccessFailed"
+    FILE_NOT_FOUND = "FileNotFound"
+    FILE_NOT_READABLE = "FileNotReadable"
     # file content errors
     EMPTY_FILE = "EmptyFile"
+    INVALID_FILE = "InvalidFileFormat"
+    INVALID_ENCODING = "InvalidFileEncoding"
+    INVALID_SEPARATOR = "InvalidSeparator"
+    INVALID_DECIMAL = "InvalidDecimalSeparator"
+    INVALID_ROW = "InvalidRow"
     INVALID_HEADER = "InvalidHeader"
     INVALID_TIMESTAMP = "InvalidTimestampFormat"
     INVALID_VALUE = "InvalidValue"
@@ -46,6 +56,7 @@ class ErrorCode:
     UPLOAD_FAILED = "UploadFailed"
     # models and results
     MODEL_NOT_FOUND = "ModelNotExist"
+    AMBIGUOUS_MODEL_ID = "AmbiguousModelId"
     MODEL_NOT_READY = "ModelNotReady"
     RESULT_NOT_FOUND = "ResultNotExist"
     INVALID_MODEL_ARCHIVE = "InvalidModelArchive"
@@ -121,3 +132,43 @@ class ModelStateError(WorkbenchError):
 
 class StorageError(WorkbenchError):
     """Zipping, uploading or reading blob storage failed."""
+
+
+class WorkbenchWarning(UserWarning):
+    """A warning about the user's data or request (shown without an internal source line)."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` that prints workbench warnings as ``DataWarning: message``, above progress bars.
+
+    The default would print the workbench's own source line, which tells the user nothing; everything
+    else goes to the previous handler unchanged.
+    """
+    if not issubclass(category, WorkbenchWarning):
+        return _show_warning.previous(message, category, filename, lineno, file, line)
+    text = f"{category.__name__}: {message}"
+    target = file or sys.stderr
+    try:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            target.write(text + "\n")
+        else:
+            tqdm.write(text, file=target)  # clears and redraws an active text progress bar
+    except (AttributeError, OSError):
+        pass  # no stderr (pythonw) or a closed one: warnings are never fatal
+
+
+def install_warning_format() -> None:
+    """Show :class:`WorkbenchWarning` without a source line (called once by ``import workbench``)."""
+    if warnings.showwarning is not _show_warning:
+        _show_warning.previous = warnings.showwarning
+        warnings.showwarning = _show_warning
+
+
+def file_not_found(path: str | os.PathLike[str], what: str = "the file",
+                   code: str = ErrorCode.FILE_NOT_FOUND) -> DataError:
+    """A not-found error that shows the absolute path tried (and the folder a relative one was read from)."""
+    text = os.path.expanduser(os.fspath(path))
+    note = "" if os.path.isabs(text) else f" (relative paths are read from {os.getcwd()})"
+    return DataError(code, f"{what} does not exist{note}", file=os.path.abspath(text))

@@ -6,6 +6,8 @@ One table of steps serves both the v1.1 check that timestamps match ``granularit
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import Enum
 from typing import Any
 
@@ -15,23 +17,62 @@ import pandas as pd
 from workbench.exceptions import ErrorCode, ValidationError
 
 def parse_timestamp(value: Any, *, field_name: str = "timestamp") -> pd.Timestamp:
-    """Parse an ISO-8601 timestamp as UTC (naive ones are taken as UTC)."""
-    if isinstance(value, pd.Timestamp):
-        ts = value
+    """Parse an ISO-8601 timestamp as UTC (naive ones are taken as UTC).
+
+    Strings are read exactly as CSV cells are (``format="ISO8601"``), so ``01/02/2021`` is
+    refused everywhere with the ISO form to write instead (see :func:`not_iso_message`).
+    """
+    if isinstance(value, (pd.Timestamp, dt.datetime, np.datetime64)):
+        ts = pd.Timestamp(value)
     else:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError(
                 ErrorCode.INVALID_TIMESTAMP, f"'{field_name}' must be an ISO-8601 timestamp string, got {value!r}"
             )
         try:
-            ts = pd.Timestamp(value.strip())
-        except (ValueError, TypeError) as exc:
+            ts = pd.to_datetime(value.strip(), format="ISO8601", utc=True)
+        except (ValueError, TypeError, OverflowError):
             raise ValidationError(
-                ErrorCode.INVALID_TIMESTAMP, f"'{field_name}' is not an ISO-8601 timestamp: {value!r}"
-            ) from exc
+                ErrorCode.INVALID_TIMESTAMP, f"'{field_name}': {not_iso_message(value)}"
+            ) from None
     if ts is pd.NaT:
         raise ValidationError(ErrorCode.INVALID_TIMESTAMP, f"'{field_name}' is empty")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+_DAY_MONTH = re.compile(
+    r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*$"
+)
+
+
+def not_iso_message(text: Any) -> str:
+    """Why ``text`` is refused as a timestamp, and the ISO-8601 form to write instead.
+
+    ``01/02/2021 12:00`` could be 1 February or 2 January: the message names both ISO forms
+    rather than guessing, as pandas would (month first) and Excel does (by locale).
+    """
+    shown = str(text).strip()
+    head = f"{shown!r} is not an ISO-8601 timestamp"
+    match = _DAY_MONTH.match(shown)
+    if match:
+        a, b, year, hour, minute, second, ampm = match.groups()
+        year = int(year) + (2000 if len(year) == 2 else 0)
+        hour = int(hour or 0)
+        if ampm:
+            hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
+        clock = f"T{hour:02d}:{int(minute or 0):02d}:{int(second or 0):02d}Z"
+        a, b = int(a), int(b)
+        forms = {f"{year:04d}-{month:02d}-{day:02d}{clock}": which
+                 for day, month, which in ((a, b, "day first"), (b, a, "month first")) if 1 <= month <= 12 and day <= 31}
+        if len(forms) == 2:
+            (first, _), (second_form, _) = forms.items()
+            return f"{head}; day and month are ambiguous: write {first} (day first) or {second_form} (month first)"
+        if forms:
+            return f"{head}; write {next(iter(forms))}"
+    if re.fullmatch(r"\d{9,10}(\.\d+)?", shown):
+        seconds = pd.Timestamp(float(shown), unit="s", tz="UTC")
+        return f"{head}; if it is Unix time in seconds, write {format_timestamp(seconds)}"
+    return f"{head}; write for example 2021-01-01T00:00:00Z"
 
 
 def format_timestamp(ts: pd.Timestamp) -> str:

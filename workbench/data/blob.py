@@ -20,7 +20,7 @@ def zip_csv_folder(source_folder: str | Path, zipfile_name: str | Path) -> Path:
     """Write the ``*.csv`` files at the top of ``source_folder`` into a flat zip (like ``zip -j``)."""
     folder = Path(source_folder)
     if not folder.is_dir():
-        raise StorageError(ErrorCode.ZIP_FAILED, "the source folder does not exist", file=str(folder))
+        raise StorageError(ErrorCode.ZIP_FAILED, "the source folder does not exist", file=str(folder.absolute()))
     csvs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     if not csvs:
         raise StorageError(ErrorCode.ZIP_FAILED, "the source folder holds no .csv files", file=str(folder))

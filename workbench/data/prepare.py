@@ -17,11 +17,12 @@ from workbench.contracts import (
 )
 from workbench.data.align import AlignedData, align
 from workbench.data.sources import SourcePolicy, resolve
-from workbench.data.tables import read_variables
-from workbench.exceptions import DataError, ErrorCode, ValidationError
+from workbench.data.tables import CellError, CsvDialect, numeric_values, read_variables
+from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchWarning
+from workbench.timegrid import not_iso_message
 
 
-class DataWarning(UserWarning):
+class DataWarning(WorkbenchWarning):
     """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps)."""
 
 
@@ -52,13 +53,20 @@ def load(
     align_policy: AlignPolicy | dict | None = None,
     min_timestamps: int = 1,
     source_policy: SourcePolicy | None = None,
+    sep: str = ",",
+    decimal: str = ".",
 ) -> PreparedData:
-    """Read ``data_source`` and prepare it; every failure is a WorkbenchError naming the file/column/row."""
+    """Read ``data_source`` and prepare it; every failure is a WorkbenchError naming the file/column/row.
+
+    ``sep`` and ``decimal`` read CSVs written another way (``sep=";", decimal=","`` as Excel saves them in
+    much of Europe); a file that uses another separator than ``sep`` is refused with the one it uses.
+    """
     schema = _schema(data_schema)
     policy = _policy(align_policy)
+    dialect = CsvDialect.of(sep, decimal)
     start, end = time_range(start_time, end_time)
     raw = resolve(data_source, schema, policy=source_policy)
-    variables = read_variables(raw)
+    variables = read_variables(raw, dialect)
     return _prepare(variables, policy, start, end, min_timestamps, label=raw.description)
 
 
@@ -69,40 +77,90 @@ def from_frame(
     end_time: pd.Timestamp | str | None = None,
     align_policy: AlignPolicy | dict | None = None,
     min_timestamps: int = 1,
+    decimal: str = ".",
 ) -> PreparedData:
-    """Prepare a DataFrame with a DatetimeIndex or a ``timestamp`` column and one numeric column per variable."""
+    """Prepare a DataFrame with a DatetimeIndex or a ``timestamp`` column and one numeric column per variable.
+
+    ``decimal=","`` reads text cells such as ``"1,5"``.  Errors name the column and the row (its 0-based
+    position, ``frame.iloc[row]``, and its index label).
+    """
     policy = _policy(align_policy)
     start, end = time_range(start_time, end_time)
-    return _prepare(variables_from_frame(frame), policy, start, end, min_timestamps, label="DataFrame")
+    return _prepare(variables_from_frame(frame, decimal=decimal), policy, start, end, min_timestamps,
+                    label="DataFrame")
 
 
-def variables_from_frame(frame: pd.DataFrame) -> dict[str, pd.Series]:
+def variables_from_frame(frame: pd.DataFrame, *, decimal: str = ".") -> dict[str, pd.Series]:
     """Split a wide DataFrame into per-variable float series on a sorted UTC index."""
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"expected a pandas DataFrame, got {type(frame).__name__}")
+    decimal = CsvDialect.of(";", decimal).decimal
     data = frame
+    _check_frame_separator(data)
     if "timestamp" in data.columns:
         data = data.set_index("timestamp")
-    try:
-        index = pd.DatetimeIndex(pd.to_datetime(data.index, utc=True, format="ISO8601"))
-    except (ValueError, TypeError) as exc:
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, f"the index is not ISO-8601 timestamps ({exc})",
-                        column="timestamp") from exc
+    index = _frame_index(data.index)
     if index.has_duplicates:
-        dup = index[index.duplicated()][0]
-        raise DataError(ErrorCode.DUPLICATE_TIMESTAMP, f"timestamp {dup.isoformat()} appears twice", column="timestamp")
+        first, second = np.flatnonzero(index.duplicated(keep=False))[:2]
+        raise DataError(ErrorCode.DUPLICATE_TIMESTAMP,
+                        f"timestamp {format_timestamp(index[second])} appears twice (rows {first} and {second})",
+                        column="timestamp", row=int(second))
     if data.shape[1] == 0:
         raise DataError(ErrorCode.NO_VARIABLES, "the DataFrame has no variable column")
+    repeated = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+    if repeated:
+        raise DataError(ErrorCode.DUPLICATE_VARIABLE, f"the DataFrame repeats column(s) {', '.join(repeated)}")
     order = np.argsort(index.asi8, kind="stable")
     out = {}
     for column in data.columns:
+        cells = data[column]
+        if pd.api.types.is_bool_dtype(cells):
+            cells = cells.astype(np.float64)
         try:
-            values = pd.to_numeric(data[column], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-        except (ValueError, TypeError) as exc:
-            raise DataError(ErrorCode.INVALID_VALUE, f"column holds non-numeric values ({exc})",
-                            column=str(column)) from exc
+            values = numeric_values(cells, decimal)
+        except CellError as bad:
+            raise DataError(bad.code, f"{bad.message}; index {_label(data.index[bad.position])}",
+                            column=str(column), row=bad.position) from None
         out[str(column)] = pd.Series(values[order], index=index[order].as_unit("ns"), name=str(column))
     return out
+
+
+def _check_frame_separator(frame: pd.DataFrame) -> None:
+    """One column named ``timestamp;a;b``: the CSV was read with the wrong separator."""
+    for name in [frame.index.name, *frame.columns]:
+        text = str(name) if name is not None else ""
+        for sep in (";", "\t", "|"):
+            if sep in text and text.split(sep)[0].strip() == "timestamp":
+                shown = "'\\t'" if sep == "\t" else repr(sep)
+                raise DataError(ErrorCode.INVALID_SEPARATOR,
+                                f"the DataFrame has a column {text!r}: the CSV was read with the wrong separator; "
+                                f"read it with pandas.read_csv(..., sep={shown})", column=text)
+
+
+def _frame_index(index: pd.Index) -> pd.DatetimeIndex:
+    """The index as UTC timestamps; a non-ISO one is refused at its first bad row, as in CSV files."""
+    if isinstance(index, pd.DatetimeIndex):
+        return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    if pd.api.types.is_numeric_dtype(index) or pd.api.types.is_bool_dtype(index):
+        raise DataError(ErrorCode.INVALID_TIMESTAMP,
+                        "the DataFrame has no 'timestamp' column and its index holds numbers, not timestamps: read "
+                        "it with pandas.read_csv(..., index_col='timestamp') or call set_index('timestamp')",
+                        column="timestamp")
+    text = pd.Series(index, dtype="object").astype("string").str.strip()
+    missing = (text.isna() | (text == "")).to_numpy()
+    if missing.any():
+        raise DataError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", column="timestamp",
+                        row=int(np.flatnonzero(missing)[0]))
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(text.iloc[first]), column="timestamp", row=first)
+    return pd.DatetimeIndex(parsed)
+
+
+def _label(value) -> str:
+    return format_timestamp(value) if isinstance(value, pd.Timestamp) else repr(value)
 
 
 def _prepare(variables, policy, start, end, min_timestamps, *, label) -> PreparedData:

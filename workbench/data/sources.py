@@ -16,7 +16,7 @@ from typing import Callable
 from urllib.parse import unquote, urlparse
 
 from workbench.contracts import DataSchema
-from workbench.exceptions import DataError, ErrorCode, StorageError, ValidationError
+from workbench.exceptions import DataError, ErrorCode, StorageError, ValidationError, file_not_found
 
 # A zip member may expand at most this many times its packed size (CSV compresses ~3-10x) ...
 MAX_ZIP_RATIO = 100
@@ -91,18 +91,29 @@ class SourcePolicy:
 
 def _resolve_local(path: Path, schema: DataSchema, label: str) -> RawSource:
     if not path.exists():
-        raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "the data source does not exist", file=str(path))
+        raise file_not_found(path, "the data source", ErrorCode.DATA_SOURCE_NOT_FOUND)
     if path.is_dir():
         _require_schema(schema, DataSchema.MULTI_TABLE, label, "a folder of per-variable CSV files")
         return RawSource(schema, _folder_tables(path), label)
     suffix = path.suffix.lower()
     if suffix == ".zip":
         _require_schema(schema, DataSchema.MULTI_TABLE, label, "a zip of per-variable CSV files")
-        return RawSource(schema, zip_tables(path.read_bytes(), str(path)), label)
+        return RawSource(schema, zip_tables(_read_local(path), str(path)), label)
     if suffix == ".csv":
         _require_schema(schema, DataSchema.ONE_TABLE, label, "a single CSV file")
         return RawSource(schema, [CsvTable(path.stem, str(path), lambda: open(path, "rb"))], label)
-    raise DataError(ErrorCode.INVALID_DATA_SOURCE, "expected a .csv file, a .zip file or a folder", file=str(path))
+    hint = "; export the sheet as CSV (UTF-8)" if suffix in (".xls", ".xlsx", ".xlsm", ".ods") else ""
+    raise DataError(ErrorCode.INVALID_DATA_SOURCE,
+                    f"expected a .csv file, a .zip file or a folder; got a '{suffix or 'no suffix'}' file{hint}",
+                    file=str(path))
+
+
+def _read_local(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(ErrorCode.FILE_NOT_READABLE, f"the file cannot be read ({exc.strerror or exc})",
+                        file=str(path)) from None
 
 
 def _folder_tables(folder: Path) -> list[CsvTable]:

@@ -6,6 +6,7 @@ is plain JSON, so a model zip from someone else cannot run code.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from workbench._atomic import atomic_path
-from workbench.exceptions import DataError, ErrorCode
+from workbench.exceptions import DataError, ErrorCode, file_not_found
 
 WEIGHTS = "weights.safetensors"
 METADATA = "model.json"
@@ -64,6 +65,8 @@ def export_zip(folder: Path, target: str | Path) -> Path:
 def read_zip(source: str | Path):
     """(detector, model document) from an exported zip, after checking its members."""
     label = str(source)
+    if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
+        raise file_not_found(source, "the model zip")
     try:
         archive = zipfile.ZipFile(source)
         names = sorted(archive.namelist())

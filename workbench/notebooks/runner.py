@@ -23,7 +23,7 @@ from typing import Any
 
 
 from workbench._atomic import atomic_write_text
-from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchError
+from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchError, file_not_found
 from workbench.notebooks.summary import read_summary
 
 
@@ -99,6 +99,8 @@ def read_parameter_sets(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """A batch file: a JSON list of objects, one set of notebook parameters each."""
     try:
         sets = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise file_not_found(path, "the parameter sets file") from None
     except (OSError, ValueError) as exc:
         raise DataError(ErrorCode.BAD_ARGUMENT, f"cannot read the parameter sets ({exc})", file=str(path)) from exc
     if not isinstance(sets, list) or not sets or not all(isinstance(s, dict) for s in sets):
@@ -212,7 +214,7 @@ def _notebook(notebook: str | os.PathLike[str]) -> Path:
     if path.suffix != ".ipynb":
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"expected an .ipynb notebook; got '{path}'")
     if not path.is_file():
-        raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "notebook not found", file=str(path))
+        raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "notebook not found", file=str(path.absolute()))
     return path.resolve()
 
 

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 from workbench.contracts import (
     MAX_MODELS, DetectionResult, DetectionSummary, ErrorResponse, Model, ModelInfo, ModelStatus,
 )
-from workbench.exceptions import ErrorCode, NotFoundError
+from workbench.exceptions import ErrorCode, NotFoundError, ValidationError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -262,6 +262,30 @@ class Registry:
     def writing_result_dir(self, result_id: str):
         """A temp folder that becomes the result's folder only if the block succeeds."""
         return _writing_dir(self.result_dir(result_id))
+
+    def resolve_model_id(self, prefix: str) -> str:
+        """The full id of the one model whose id starts with ``prefix`` (such as the 8 characters shown).
+
+        NotFoundError when none does; AmbiguousModelId, listing the candidates, when several do.
+        """
+        text = str(prefix).strip().lower()
+        if not text or any(ch not in "0123456789abcdef-" for ch in text):
+            raise _model_not_found(prefix)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT model_id FROM models WHERE substr(model_id, 1, ?) = ? ORDER BY created_time DESC LIMIT 11",
+                (len(text), text),
+            ).fetchall()
+        ids = [r[0] for r in rows]
+        if text in ids or len(ids) == 1:
+            return text if text in ids else ids[0]
+        if not ids:
+            raise _model_not_found(prefix)
+        shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        raise ValidationError(ErrorCode.AMBIGUOUS_MODEL_ID,
+                              f"{len(ids) if len(ids) <= 10 else 'more than 10'} models start with '{prefix}': "
+                              f"{shown}; give more characters")
+
 
 
 @contextmanager

@@ -1,0 +1,149 @@
+"""The ``workbench`` command as a user runs it: summaries, exit codes, id prefixes, choices, closed pipes.
+
+Each test runs ``python -m workbench.cli`` in a subprocess with its own ``WORKBENCH_HOME``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from workbench.exceptions import NotFoundError, ValidationError
+from workbench.contracts import ModelInfo
+from workbench.service.registry import Registry
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = str(REPO / "data" / "samples" / "sample_data_5_3000.csv")
+DETECT_LAST = str(REPO / "data" / "samples" / "detect_last_5_3000.json")
+TRAIN = ["train", SAMPLE, "--sliding-window", "30", "--epochs", "1", "--end-time", "2021-01-02T09:19:00Z"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return dict(os.environ, WORKBENCH_HOME=str(home), PYTHONPATH=str(REPO))
+
+
+def cli(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                          env=_env(home), cwd=cwd or REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    done = cli(home, *TRAIN)
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(cli(home, "models", "list", "--json").stdout)
+    return home, listed["models"][0]["modelId"], done
+
+
+def test_train_prints_a_short_summary_and_json_on_request(trained):
+    home, model_id, done = trained
+    assert done.stdout.splitlines()[0] == f"model {model_id} READY"
+    assert len(done.stdout.splitlines()) <= 6 and "series_0" in done.stdout
+    body = json.loads(cli(home, "models", "get", model_id, "--json").stdout)
+    assert body["modelId"] == model_id and body["modelInfo"]["status"] == "READY"
+
+
+def test_detect_summarises_and_json_is_the_full_body(trained, tmp_path):
+    home, model_id, _ = trained
+    summary = cli(home, "detect", model_id[:8], SAMPLE, "--start-time", "2021-01-02T09:20:00Z")
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.startswith("result ") and "1000 timestamps" in summary.stdout
+    assert len(summary.stdout.splitlines()) <= 10
+    full = json.loads(cli(home, "detect", model_id, SAMPLE, "--start-time", "2021-01-02T09:20:00Z",
+                          "--json").stdout)
+    assert len(full["results"]) == 1000
+    out = tmp_path / "result.json"
+    written = cli(home, "detect", model_id[:8], SAMPLE, "--start-time", "2021-01-02T09:20:00Z", "-o", str(out))
+    assert str(out) in written.stdout and len(json.loads(out.read_text())["results"]) == 1000
+
+
+def test_detection_that_fails_exits_non_zero(trained, tmp_path):
+    home, model_id, _ = trained
+    three = tmp_path / "three.csv"
+    three.write_text("\n".join(",".join(line.split(",")[:3]) for line in Path(SAMPLE).read_text().splitlines()))
+    done = cli(home, "detect", model_id, str(three))
+    assert done.returncode == 2
+    assert "FAILED" in done.stdout and "error [VariableMismatch]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_training_that_fails_exits_non_zero_with_the_coded_error(tmp_path):
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(bytes(range(256)) * 20)
+    done = cli(tmp_path / "home", "train", str(noise), "--sliding-window", "30", "--epochs", "1")
+    assert done.returncode == 2 and "error [InvalidFileFormat]" in done.stderr and str(noise) in done.stderr
+    assert "Traceback" not in done.stderr and "TrainingFailed" not in done.stderr
+
+
+def test_models_list_is_a_table_and_ids_resolve_by_prefix(trained):
+    home, model_id, _ = trained
+    table = cli(home, "models", "list").stdout.splitlines()
+    assert table[0].split() == ["ID", "STATUS", "UPDATED", "VARIABLES", "WINDOW", "NAME"]
+    assert table[1].split()[:2] == [model_id[:8], "READY"]
+    got = cli(home, "models", "get", model_id[:8])
+    assert got.returncode == 0 and got.stdout.startswith(f"model {model_id} READY")
+    last = cli(home, "detect-last", model_id[:6].upper(), DETECT_LAST)
+    assert last.returncode == 0 and last.stdout.startswith("2021-01-03T01:59:00Z: ")
+    missing = cli(home, "models", "get", "ffffffff")
+    assert missing.returncode == 2 and "[ModelNotExist]" in missing.stderr
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(tmp_path, monkeypatch):
+    ids = iter([uuid.UUID("abcd1111-0000-4000-8000-000000000000"), uuid.UUID("abcd2222-0000-4000-8000-000000000000")])
+    monkeypatch.setattr("workbench.service.registry.uuid.uuid4", lambda: next(ids))
+    registry = Registry(tmp_path)
+    for _ in range(2):
+        registry.create_model(ModelInfo.create("x.csv", sliding_window=30))
+    assert registry.resolve_model_id("ABCD1") == "abcd1111-0000-4000-8000-000000000000"
+    with pytest.raises(ValidationError) as info:
+        registry.resolve_model_id("abcd")
+    assert info.value.code == "AmbiguousModelId" and "abcd1111" in info.value.message and "abcd2222" in info.value.message
+    with pytest.raises(NotFoundError):
+        registry.resolve_model_id("0bcd")
+    done = cli(tmp_path, "models", "delete", "abcd")
+    assert done.returncode == 2 and "[AmbiguousModelId]" in done.stderr and registry.count_models() == 2
+
+
+def test_choices_are_case_insensitive_and_come_from_the_contract(tmp_path):
+    done = cli(tmp_path, "prepare", SAMPLE, "--schema", "onetable", "--align-mode", "INNER", "--fill-na-method",
+               "previous")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["timestamps"] == 3000
+    wrong = cli(tmp_path, "prepare", SAMPLE, "--schema", "table")
+    assert wrong.returncode == 2 and "'OneTable', 'MultiTable'" in wrong.stderr
+
+
+def test_day_month_start_time_is_refused_with_the_iso_forms(tmp_path):
+    done = cli(tmp_path, "prepare", SAMPLE, "--start-time", "01/02/2021 12:00")
+    assert done.returncode == 2 and "[InvalidTimestampFormat]" in done.stderr
+    assert "2021-02-01T12:00:00Z (day first)" in done.stderr and "2021-01-02T12:00:00Z (month first)" in done.stderr
+
+
+def test_prepare_reads_other_dialects_when_told(tmp_path):
+    euro = tmp_path / "euro.csv"
+    euro.write_text("timestamp;a\n2021-01-01T00:00:00Z;1,5\n2021-01-01T00:01:00Z;2,5\n")
+    refused = cli(tmp_path, "prepare", str(euro))
+    assert refused.returncode == 2 and "[InvalidSeparator]" in refused.stderr
+    done = cli(tmp_path, "prepare", str(euro), "--sep", ";", "--decimal", ",", "-o", str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.csv").read_text().splitlines()[1:] == ["2021-01-01T00:00:00Z,1.5", "2021-01-01T00:01:00Z,2.5"]
+
+
+def test_missing_files_show_the_absolute_path(tmp_path):
+    done = cli(tmp_path, "univariate", "entire", "body.json", cwd=tmp_path)
+    assert done.returncode == 2 and "[FileNotFound]" in done.stderr and str(tmp_path / "body.json") in done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(trained):
+    home, model_id, _ = trained
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "detect", model_id, SAMPLE, "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(home), cwd=REPO)
+    assert process.stdout.readline().strip() == b"{"
+    process.stdout.close()  # like `| head -1`: the ~300 KB body cannot all fit in the pipe
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 141 and b"Traceback" not in err and b"BrokenPipe" not in err

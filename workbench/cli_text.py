@@ -1,0 +1,133 @@
+"""Short human summaries of the v1.1 bodies the ``workbench`` command prints (``--json`` prints the bodies).
+
+Each ``*_text`` function takes the JSON body a subcommand returns and gives a few lines a person reads
+at a terminal: what happened, the counts that matter, the errors, and where the full body is.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+TOP_ROWS = 5  # anomalies / points listed in a summary
+
+
+def model_text(document: dict[str, Any], *, errors: bool = True) -> str:
+    """A model: id, status, data, training losses, filled gaps and (``errors``) its errors."""
+    info = document.get("modelInfo", {})
+    name = f" ({info['displayName']})" if info.get("displayName") else ""
+    lines = [f"model {document.get('modelId', '?')} {info.get('status', '?')}{name}"]
+    states = info.get("diagnosticsInfo", {}).get("variableStates") or []
+    span = _span(info.get("startTime"), info.get("endTime"))
+    lines.append(f"  data: {info.get('dataSource', '?')} ({info.get('dataSchema', '?')}), {span}, "
+                 f"slidingWindow {info.get('slidingWindow', '?')}")
+    if states:
+        worst = max(states, key=lambda s: s.get("filledNARatio") or 0)
+        lines.append(f"  variables: {len(states)} ({_names(s['variable'] for s in states)}); "
+                     f"{states[0].get('effectiveCount', '?')} timestamps; highest filledNARatio "
+                     f"{worst.get('filledNARatio', 0):.3f} ({worst['variable']})")
+    model_state = info.get("diagnosticsInfo", {}).get("modelState") or {}
+    epochs = model_state.get("epochIds") or []
+    if epochs:
+        lines.append(f"  epoch {epochs[-1]}: train loss {_number(model_state['trainLosses'][-1])}, "
+                     f"validation loss {_number(model_state['validationLosses'][-1])}")
+    lines += _errors(info.get("errors")) if errors else []
+    return "\n".join(lines)
+
+
+def models_table(page: dict[str, Any]) -> str:
+    """``models list`` as a table, short ids (any unique prefix works in every command)."""
+    rows = [("ID", "STATUS", "UPDATED", "VARIABLES", "WINDOW", "NAME")]
+    for document in page.get("models", []):
+        info = document.get("modelInfo", {})
+        states = info.get("diagnosticsInfo", {}).get("variableStates") or []
+        rows.append((document.get("modelId", "?")[:8], info.get("status", "?"), document.get("lastUpdatedTime", ""),
+                     str(len(states)) if states else "-", str(info.get("slidingWindow", "")),
+                     info.get("displayName") or ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    shown, total = len(page.get("models", [])), page.get("currentCount", 0)
+    if not shown:
+        out = ["no models" + (f" on this page ({total} in all)" if total else "")]
+    elif shown < total:
+        out.append(f"{shown} of {total} models (--skip/--top for more)")
+    return "\n".join(out)
+
+
+def detection_text(result: dict[str, Any], output: str | None = None, *, errors: bool = True) -> str:
+    """A batch detection: status, range, anomaly count, the most severe anomalies and their contributors."""
+    summary = result.get("summary", {})
+    setup = summary.get("setupInfo", {})
+    lines = [f"result {result.get('resultId', '?')} {summary.get('status', '?')}"]
+    results = result.get("results") or []
+    if results:
+        anomalies = [r for r in results if (r.get("value") or {}).get("isAnomaly")]
+        share = 100.0 * len(anomalies) / len(results)
+        lines.append(f"  {results[0]['timestamp']} .. {results[-1]['timestamp']}: {len(results)} timestamps, "
+                     f"{len(anomalies)} anomalies ({share:.1f}%)")
+        top = sorted(anomalies, key=lambda r: -(r["value"].get("severity") or 0))[:TOP_ROWS]
+        if top:
+            lines.append("  most severe:")
+            lines += [f"    {_anomaly(r)}" for r in top]
+    elif setup.get("startTime") or setup.get("endTime"):
+        lines.append(f"  {_span(setup.get('startTime'), setup.get('endTime'))}")
+    lines += _errors(summary.get("errors")) if errors else []
+    lines.append(f"  full result: {output}" if output else "  full result: --json, or --output FILE")
+    return "\n".join(lines)
+
+
+def last_detection_text(result: dict[str, Any]) -> str:
+    """detect-last: the verdict on the latest timestamp."""
+    lines = [_anomaly(r, verdict=True) for r in result.get("results") or []]
+    states = result.get("variableStates") or []
+    if states:
+        worst = max(states, key=lambda s: s.get("filledNARatio") or 0)
+        lines.append(f"  {len(states)} variables; highest filledNARatio {worst.get('filledNARatio', 0):.3f} "
+                     f"({worst['variable']})")
+    return "\n".join(lines or ["no result"])
+
+
+def univariate_text(kind: str, body: dict[str, Any]) -> str:
+    """entire / last / changepoint responses in a line or three."""
+    period = f"period {body.get('period', '?')}"
+    if kind == "last":
+        verdict = "an anomaly" if body.get("isAnomaly") else "not an anomaly"
+        return (f"the last point is {verdict} (severity {_number(body.get('severity'))}); expected "
+                f"{_number(body.get('expectedValue'))} within -{_number(body.get('lowerMargin'))}/"
+                f"+{_number(body.get('upperMargin'))}; {period}, suggested window {body.get('suggestedWindow', '?')}")
+    flags = body.get("isChangePoint" if kind == "changepoint" else "isAnomaly") or []
+    hits = [i for i, flag in enumerate(flags) if flag]
+    what = "change points" if kind == "changepoint" else "anomalies"
+    listed = ", ".join(map(str, hits[:20])) + (", ..." if len(hits) > 20 else "")
+    return f"{len(hits)} {what} in {len(flags)} points ({period})" + (f" at positions {listed}" if hits else "")
+
+
+def _anomaly(row: dict[str, Any], *, verdict: bool = False) -> str:
+    value = row.get("value") or {}
+    head = row.get("timestamp", "?")
+    if verdict:
+        head += ": anomaly" if value.get("isAnomaly") else ": no anomaly"
+    parts = [head, f"severity {_number(value.get('severity'))}", f"score {_number(value.get('score'))}"]
+    contributors = value.get("interpretation") or []
+    if contributors:
+        parts.append("contributors " + ", ".join(f"{c['variable']} {_number(c.get('contributionScore'))}"
+                                                 for c in contributors[:3]))
+    parts += [f"[{e.get('code')}] {e.get('message')}" for e in row.get("errors") or []]
+    return "  ".join(parts)
+
+
+def _span(start: str | None, end: str | None) -> str:
+    return f"{start or 'the start'} .. {end or 'the end'}" if start or end else "all timestamps"
+
+
+def _errors(errors: Iterable[dict[str, Any]] | None) -> list[str]:
+    return [f"  error [{e.get('code')}] {e.get('message')}" for e in errors or []]
+
+
+def _names(names: Iterable[str], limit: int = 6) -> str:
+    names = list(names)
+    return ", ".join(names) if len(names) <= limit else ", ".join(names[:3]) + f", ..., {names[-1]}"
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
