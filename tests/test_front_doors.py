@@ -97,7 +97,8 @@ def test_the_pandas_model_is_the_same_model_through_the_client(fitted, tmp_path)
     archive = fitted.export(tmp_path / "model.zip")
     imported = client.import_model(archive)
     assert imported["modelId"] != fitted.model_id and imported["modelInfo"]["status"] == "READY"
-    twin = MultivariateModel(imported["modelId"], fitted.registry)
+    twin = MultivariateModel.load(imported["modelId"][:8], fitted.registry)
+    assert twin.model_id == imported["modelId"]
     assert twin.variable_states().equals(fitted.variable_states())
     assert twin.diagnostics().equals(fitted.diagnostics())
     assert repr(twin) == f"MultivariateModel('{imported['modelId']}', status=READY)"
@@ -166,7 +167,7 @@ def test_the_detector_seams_agree_with_its_score(fitted, frame):
 
 
 _DOCUMENTED = {
-    MultivariateModel: ["fit", "detect", "detect_last", "export", "diagnostics", "variable_states", "status",
+    MultivariateModel: ["fit", "load", "detect", "detect_last", "export", "diagnostics", "variable_states", "status",
                         "errors", "document", "detector"],
     AnomalyDetectorClient: [name for name, _ in inspect.getmembers(AnomalyDetectorClient, inspect.isfunction)
                             if not name.startswith("_")],

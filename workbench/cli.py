@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Callable, Sequence
 
 from workbench import __version__, cli_text
-from workbench.contracts import AlignMode, DataSchema, FillNAMethod
+from workbench.contracts import EPOCHS_DEFAULT, AlignMode, DataSchema, FillNAMethod
 from workbench.exceptions import WorkbenchError
 
 Handler = Callable[[argparse.Namespace], object]
@@ -232,7 +232,7 @@ def _register_train(sub) -> None:
     _add_align_arguments(p)
     p.add_argument("--sliding-window", type=int, default=300, help="slidingWindow, 28..2880 (default 300)")
     p.add_argument("--display-name", default="", help="displayName")
-    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
+    p.add_argument("--epochs", type=int, default=EPOCHS_DEFAULT, help=f"training epochs (default {EPOCHS_DEFAULT})")
     p.add_argument("--no-wait", action="store_true", help="return at once with status CREATED (poll with "
                                                           "'models get')")
     _add_json_flag(p)
@@ -390,7 +390,8 @@ def _register_serve(sub) -> None:
                                                                           "(repeatable)")
     p.add_argument("--max-body-mb", type=float, default=64, help="largest request body in MB (default 64)")
     p.add_argument("--job-workers", type=int, default=2, help="concurrent training/batch jobs (default 2)")
-    p.add_argument("--epochs", type=int, default=100, help="training epochs per model (default 100)")
+    p.add_argument("--epochs", type=int, default=EPOCHS_DEFAULT,
+                   help=f"training epochs per model (default {EPOCHS_DEFAULT})")
     p.set_defaults(handler=_serve)
 
 

@@ -37,6 +37,12 @@ class MultivariateModel:
         self.model_id = self.registry.get_model(str(model_id)).model_id
         self._detector = None
 
+    @classmethod
+    def load(cls, model_id: str, registry: Registry | None = None) -> "MultivariateModel":
+        """Open a registered model by its id or a unique prefix of it (the 8 characters the dashboard shows)."""
+        registry = registry or Registry()
+        return cls(registry.resolve_model_id(model_id), registry)
+
     # ------------------------------------------------------------ training
 
     @classmethod
