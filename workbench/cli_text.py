@@ -7,44 +7,45 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from workbench.contracts import DetectionResult, Model, format_timestamp
+
 TOP_ROWS = 5  # anomalies / points listed in a summary
 
 
 def model_text(document: dict[str, Any], *, errors: bool = True) -> str:
     """A model: id, status, data, training losses, filled gaps and (``errors``) its errors."""
-    info = document.get("modelInfo", {})
-    name = f" ({info['displayName']})" if info.get("displayName") else ""
-    lines = [f"model {document.get('modelId', '?')} {info.get('status', '?')}{name}"]
-    states = info.get("diagnosticsInfo", {}).get("variableStates") or []
-    span = _span(info.get("startTime"), info.get("endTime"))
-    lines.append(f"  data: {info.get('dataSource', '?')} ({info.get('dataSchema', '?')}), {span}, "
-                 f"slidingWindow {info.get('slidingWindow', '?')}")
+    model = Model.from_json(document)
+    info = model.model_info
+    name = f" ({info.display_name})" if info.display_name else ""
+    lines = [f"model {model.model_id} {info.status.value}{name}",
+             f"  data: {info.data_source} ({info.data_schema.value}), {_span(info.start_time, info.end_time)}, "
+             f"slidingWindow {info.sliding_window}"]
+    states = info.diagnostics_info.variable_states
     if states:
-        worst = max(states, key=lambda s: s.get("filledNARatio") or 0)
-        lines.append(f"  variables: {len(states)} ({_names(s['variable'] for s in states)}); "
-                     f"{states[0].get('effectiveCount', '?')} timestamps; highest filledNARatio "
-                     f"{worst.get('filledNARatio', 0):.3f} ({worst['variable']})")
-    model_state = info.get("diagnosticsInfo", {}).get("modelState") or {}
-    epochs = model_state.get("epochIds") or []
-    if epochs:
-        lines.append(f"  epoch {epochs[-1]}: train loss {_number(model_state['trainLosses'][-1])}, "
-                     f"validation loss {_number(model_state['validationLosses'][-1])}")
-    lines += _errors(info.get("errors")) if errors else []
+        worst = max(states, key=lambda s: s.filled_na_ratio)
+        lines.append(f"  variables: {len(states)} ({_names(s.variable for s in states)}); "
+                     f"{states[0].effective_count} timestamps; highest filledNARatio "
+                     f"{worst.filled_na_ratio:.3f} ({worst.variable})")
+    model_state = info.diagnostics_info.model_state
+    if model_state.epoch_ids:
+        lines.append(f"  epoch {model_state.epoch_ids[-1]}: train loss {_number(model_state.train_losses[-1])}, "
+                     f"validation loss {_number(model_state.validation_losses[-1])}")
+    lines += _errors(e.to_json() for e in info.errors) if errors else []
     return "\n".join(lines)
 
 
 def models_table(page: dict[str, Any]) -> str:
     """``models list`` as a table, short ids (any unique prefix works in every command)."""
     rows = [("ID", "STATUS", "UPDATED", "VARIABLES", "WINDOW", "NAME")]
-    for document in page.get("models", []):
-        info = document.get("modelInfo", {})
-        states = info.get("diagnosticsInfo", {}).get("variableStates") or []
-        rows.append((document.get("modelId", "?")[:8], info.get("status", "?"), document.get("lastUpdatedTime", ""),
-                     str(len(states)) if states else "-", str(info.get("slidingWindow", "")),
-                     info.get("displayName") or ""))
+    models = [Model.from_json(document) for document in page.get("models", [])]
+    for model in models:
+        info = model.model_info
+        count = len(info.diagnostics_info.variable_states)
+        rows.append((model.model_id[:8], info.status.value, model.last_updated_time, str(count) if count else "-",
+                     str(info.sliding_window), info.display_name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    shown, total = len(page.get("models", [])), page.get("currentCount", 0)
+    shown, total = len(models), page.get("currentCount", 0)
     if not shown:
         out = ["no models" + (f" on this page ({total} in all)" if total else "")]
     elif shown < total:
@@ -54,10 +55,9 @@ def models_table(page: dict[str, Any]) -> str:
 
 def detection_text(result: dict[str, Any], output: str | None = None, *, errors: bool = True) -> str:
     """A batch detection: status, range, anomaly count, the most severe anomalies and their contributors."""
-    summary = result.get("summary", {})
-    setup = summary.get("setupInfo", {})
-    lines = [f"result {result.get('resultId', '?')} {summary.get('status', '?')}"]
-    results = result.get("results") or []
+    summary = DetectionResult.from_json(result).summary
+    lines = [f"result {result.get('resultId', '?')} {summary.status.value}"]
+    results = result.get("results") or []  # the per-timestamp rows, as the v1.1 body has them
     if results:
         anomalies = [r for r in results if (r.get("value") or {}).get("isAnomaly")]
         share = 100.0 * len(anomalies) / len(results)
@@ -67,9 +67,9 @@ def detection_text(result: dict[str, Any], output: str | None = None, *, errors:
         if top:
             lines.append("  most severe:")
             lines += [f"    {_anomaly(r)}" for r in top]
-    elif setup.get("startTime") or setup.get("endTime"):
-        lines.append(f"  {_span(setup.get('startTime'), setup.get('endTime'))}")
-    lines += _errors(summary.get("errors")) if errors else []
+    elif summary.setup_info and (summary.setup_info.start_time or summary.setup_info.end_time):
+        lines.append(f"  {_span(summary.setup_info.start_time, summary.setup_info.end_time)}")
+    lines += _errors(e.to_json() for e in summary.errors) if errors else []
     lines.append(f"  full result: {output}" if output else "  full result: --json, or --output FILE")
     return "\n".join(lines)
 
@@ -114,8 +114,12 @@ def _anomaly(row: dict[str, Any], *, verdict: bool = False) -> str:
     return "  ".join(parts)
 
 
-def _span(start: str | None, end: str | None) -> str:
-    return f"{start or 'the start'} .. {end or 'the end'}" if start or end else "all timestamps"
+def _span(start, end) -> str:
+    """A time range in words; ``start``/``end`` are timestamps or ISO strings (None: open)."""
+    def text(ts, open_end: str) -> str:
+        return open_end if ts is None else ts if isinstance(ts, str) else format_timestamp(ts)
+    return f"{text(start, 'the start')} .. {text(end, 'the end')}" if start is not None or end is not None \
+        else "all timestamps"
 
 
 def _errors(errors: Iterable[dict[str, Any]] | None) -> list[str]:
