@@ -84,15 +84,21 @@ def _enum_option(enum_cls: type[Enum]) -> dict[str, Any]:
 
 def _job_failure(document: dict) -> WorkbenchError | None:
     """A model or detection result that ended FAILED, as the error the command exits with."""
-    from workbench.contracts import ModelStatus
+    from workbench.contracts import DetectionResult, Model, ModelStatus
 
-    target = document.get("modelInfo") or document.get("summary") or document
-    if target.get("status") != ModelStatus.FAILED.value:
+    if "modelInfo" in document:
+        model = Model.from_json(document)
+        status, errors, what = model.model_info.status, model.model_info.errors, f"model {model.model_id}"
+    elif "summary" in document:
+        result = DetectionResult.from_json(document)
+        status, errors, what = result.summary.status, result.summary.errors, f"detection {result.result_id}"
+    else:
         return None
-    errors = target.get("errors") or [{"code": "Failed", "message": "no reason recorded"}]
-    what = f"model {document['modelId']}" if "modelInfo" in document else \
-        f"detection {document.get('resultId', '')}".strip()
-    return WorkbenchError(errors[0].get("code", "Failed"), f"{what} FAILED: {errors[0].get('message', '')}")
+    if status is not ModelStatus.FAILED:
+        return None
+    first = errors[0] if errors else None
+    return WorkbenchError(first.code if first else "Failed",
+                          f"{what} FAILED: {first.message if first else 'no reason recorded'}")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -310,7 +316,10 @@ def _detect(args: argparse.Namespace) -> dict:
 
 def _detection_json(args: argparse.Namespace, result: dict) -> dict:
     if args.output:
-        return {"resultId": result["resultId"], "status": result["summary"]["status"], "output": args.output}
+        from workbench.contracts import DetectionResult
+
+        summary = DetectionResult.from_json(result).summary
+        return {"resultId": result["resultId"], "status": summary.status.value, "output": args.output}
     return result
 
 
