@@ -247,7 +247,7 @@ def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, thres
     shown_filled = filled.iloc[lo:hi] if filled is not None else None
     panels = (1 if scores is not None else 0) + max(1, len(pairs))
     fig = ReportFigure(make_subplots(
-        rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+        rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.12 if panels > 2 else 0.08,
         subplot_titles=(["score"] if scores is not None else []) + [f"{v} ({s:.0%} of the contribution)"
                                                                      for v, s in pairs]))
     if scores is not None:

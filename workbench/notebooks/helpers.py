@@ -106,3 +106,21 @@ def anomaly_interpretation(detections, rank: int = 0, *, min_severity: float = 0
     severity = detections.frame["severity"].to_numpy()[rows]
     row = int(rows[np.argsort(-severity, kind="stable")[rank]])
     return detections.frame.index[row], detections.interpretation(row, top_k)
+
+
+def detection_data(model_info: dict[str, Any], data_source: str, start_time: str | None = None,
+                   end_time: str | None = None):
+    """The scored rows of a detection as ``PreparedData`` (read with the model's schema and align policy),
+    for plotting the raw values beside the scores; filled cells stay known (``history.observed``)."""
+    from workbench.contracts import ModelInfo
+    from workbench.mvad.pipeline import prepare_detection
+
+    return prepare_detection(ModelInfo.from_json(model_info), data_source, start_time or None, end_time or None)
+
+
+def result_data(registry: Registry, result_id: str):
+    """The data a stored batch result scored (its ``dataSource``, ``startTime``, ``endTime``), as ``PreparedData``."""
+    document = registry.get_result(result_id)
+    setup = document["summary"].get("setupInfo") or {}
+    return detection_data(registry.get_model(document["modelId"])["modelInfo"], setup["dataSource"],
+                          setup.get("startTime"), setup.get("endTime"))

@@ -29,6 +29,8 @@ from workbench.notebooks.summary import read_summary
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
+# Voila's lab template minus its CDN stylesheets (voila.json names it; JUPYTER_PATH finds it): no request off the machine
+VOILA_DATA = NOTEBOOKS_DIR / "jupyter-data"
 NOTEBOOK_FAILED = ErrorCode.NOTEBOOK_FAILED
 KERNEL_NAME = "python3"
 _TRUE = {"true", "1", "yes", "on"}
@@ -221,7 +223,8 @@ def _notebook(notebook: str | os.PathLike[str]) -> Path:
 
 def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DASHBOARD, ip: str = "127.0.0.1",
                       open_browser: bool = False) -> list[str]:
-    """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is)."""
+    """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is,
+    with :func:`dashboard_env`)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port must be in 1..65535; got {port!r}")
     path = _notebook(notebook)
@@ -229,12 +232,19 @@ def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DA
     return command + ([] if open_browser else ["--no-browser"])
 
 
+def dashboard_env(home: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The environment for :func:`dashboard_command`: ``JUPYTER_PATH`` finds the workbench Voila template;
+    ``home`` (if given) becomes ``WORKBENCH_HOME``."""
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(VOILA_DATA), env.get("JUPYTER_PATH", "")) if p)
+    if home is not None:
+        env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
+    return env
+
+
 def start_dashboard(*, port: int = 8866, home: str | os.PathLike[str] | None = None,
                     notebook: str | os.PathLike[str] = DASHBOARD, open_browser: bool = False,
                     **popen: Any) -> subprocess.Popen:
     """Start Voila on the dashboard (registry ``home`` or ``$WORKBENCH_HOME``); the caller stops the process."""
     command = dashboard_command(port=port, notebook=notebook, open_browser=open_browser)
-    env = dict(os.environ)
-    if home is not None:
-        env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
-    return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=env, **popen)
+    return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=dashboard_env(home), **popen)
