@@ -46,6 +46,11 @@ class ReportFigure(go.Figure):
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs) -> dict[str, Any]:
         return figure_bundle(self)
 
+    def _ipython_display_(self) -> None:  # plotly's own goes through its renderers (plotly JSON only)
+        from IPython.display import display
+
+        display(figure_bundle(self), raw=True)
+
     def show(self, *args: Any, **kwargs: Any) -> None:
         """Display the figure's offline bundle in IPython; elsewhere plotly's own ``show``."""
         try:
@@ -240,14 +245,13 @@ def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, thres
         _contributor_pairs(episode["top_contributors"])
     pairs = [(v, s) for v, s in pairs if v in frame.columns]
     start, end = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
-    stamps = frame.index.asi8
-    lo = max(0, int(np.searchsorted(stamps, start.value, side="left")) - context)
-    hi = min(len(frame), int(np.searchsorted(stamps, end.value, side="right")) + context)
+    lo = max(0, int(frame.index.searchsorted(start, side="left")) - context)   # index units may be us or ns
+    hi = min(len(frame), int(frame.index.searchsorted(end, side="right")) + context)
     window = frame.iloc[lo:hi]
     shown_filled = filled.iloc[lo:hi] if filled is not None else None
     panels = (1 if scores is not None else 0) + max(1, len(pairs))
     fig = ReportFigure(make_subplots(
-        rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.12 if panels > 2 else 0.08,
+        rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.09 if panels > 2 else 0.08,
         subplot_titles=(["score"] if scores is not None else []) + [f"{v} ({s:.0%} of the contribution)"
                                                                      for v, s in pairs]))
     if scores is not None:

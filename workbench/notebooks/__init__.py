@@ -10,7 +10,7 @@ from workbench.notebooks.helpers import (
 )
 from workbench.notebooks.runner import (
     DASHBOARD, NOTEBOOK_FAILED, NOTEBOOKS_DIR, NotebookRun, coerce_parameters, dashboard_command, dashboard_env,
-    notebook_parameters,
+    export_html, notebook_parameters,
     read_parameter_sets, run_batch, run_notebook, start_dashboard,
 )
 from workbench.notebooks.summary import read_summary, write_summary
@@ -18,7 +18,7 @@ from workbench.notebooks.summary import read_summary, write_summary
 __all__ = [
     "DASHBOARD", "NOTEBOOKS_DIR", "NOTEBOOK_FAILED", "NotebookRun", "anomaly_interpretation", "coerce_parameters",
     "detection_data", "result_data",
-    "dashboard_command", "dashboard_env", "export_result", "model_or_fit", "models_table", "notebook_parameters", "open_registry",
+    "dashboard_command", "dashboard_env", "export_html", "export_result", "model_or_fit", "models_table", "notebook_parameters", "open_registry",
     "read_parameter_sets", "read_summary", "ready_detections", "require_ready", "run_batch", "run_notebook",
     "start_dashboard", "write_summary",
 ]
