@@ -209,7 +209,7 @@ def test_inference_report_on_the_demo_renders_every_figure_offline(tmp_path):
             page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures + 2}",
                                    timeout=60_000)
             drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-                .map(g => g.querySelectorAll('.main-svg .plot .trace, .main-svg .barlayer .trace').length)""")
+                .map(g => g.querySelectorAll('.main-svg .trace').length)""")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         finally:
