@@ -303,9 +303,10 @@ def test_dashboard_notebook_opens_the_newest_result(workspace, inference, tmp_pa
 def test_cli_runs_a_notebook_with_typed_parameters(workspace, inference, tmp_path, capsys):
     out = tmp_path / "cli.ipynb"
     code = main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),
-                 "-p", "workbench_home", workspace["home"], "-p", "min_severity", "0.8"])
+                 "-p", "workbench_home", workspace["home"], "-p", "min_severity", "0.8", "--html"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and out.exists()
+    assert printed["html"] == str(out.with_suffix(".html")) and "wb-snapshot" in out.with_suffix(".html").read_text()
     assert printed["summary"]["min_severity"] == 0.8
     assert 0 < printed["summary"]["anomalies"] < inference.summary["anomalies"]
     assert main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),

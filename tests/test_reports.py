@@ -171,12 +171,13 @@ def test_demo_sample_labels_and_root_causes_match_the_data():
 
 
 @pytest.mark.slow
-def test_inference_report_on_the_demo_renders_every_figure_offline(tmp_path):
+def test_inference_report_on_the_demo_renders_every_figure_offline(tmp_path, capfd):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it as root)")
     run = run_notebook(NOTEBOOKS_DIR / "04_inference.ipynb", tmp_path / "04.ipynb", {
         "sliding_window": 60, "epochs": 10, "workbench_home": str(tmp_path / "home")}, html=True, timeout=300)
+    assert "IPKernelApp" not in capfd.readouterr().err                 # quiet kernel: no TCP warning
     summary = run.summary
     assert summary["anomalies"] > 0 and summary["episodes"] > 0       # the demo has something to find
     assert summary["chosen_contributors"]                              # and a non-empty contributors chart
