@@ -129,13 +129,16 @@ def test_figures_carry_offline_html_with_plotly_js_once(monkeypatch):
     assert "cdn" not in second["text/html"].lower()
 
 
-def test_score_explorer_leaves_a_static_snapshot_beside_the_widget():
+def test_score_explorer_leaves_a_static_snapshot_beside_the_widget(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
     detections = _detections()
     explorer = ScoreExplorer(detections, values=_values(detections.frame.index))
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     snapshot = bundle["text/html"]
     assert snapshot.count("Plotly.newPlot") == 2 and "wb-episodes-table" in snapshot
+    monkeypatch.setenv("VOILA_KERNEL_ID", "live")              # a live dashboard exports nothing: no snapshot
+    assert "text/html" not in explorer._repr_mimebundle_()
 
 
 # ---------------------------------------------------------------- labels

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from typing import Any
 
@@ -313,9 +314,11 @@ def _show(output: w.Output, shown: Any) -> None:
 
 def _with_snapshot(widget: w.Widget, snapshot) -> dict[str, Any]:
     """The widget's mime bundle plus a static ``text/html`` snapshot: live front ends show the widget, an HTML
-    export without widget state (``workbench notebooks run`` stores none) shows the snapshot."""
+    export without widget state (``workbench notebooks run`` stores none) shows the snapshot.  Under Voila
+    (which sets ``VOILA_KERNEL_ID``) nothing is exported, so the snapshot (plotly.js included) is not sent."""
     bundle = dict(widget._repr_mimebundle_() or {})
-    bundle["text/html"] = snapshot()
+    if "VOILA_KERNEL_ID" not in os.environ:
+        bundle["text/html"] = snapshot()
     return bundle
 
 
