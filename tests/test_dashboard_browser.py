@@ -1,9 +1,12 @@
 """The Voila dashboard in a real browser: served on localhost, driven with Playwright in Debian's headless Chromium.
 
 The registry holds one small model and one batch result over the sample with injected faults
-(see ``test_notebooks.write_anomalous_sample``).  The test moves the severity and merge-gap
-sliders with the mouse and checks that the anomaly count, the plotly chart and the episodes
-follow; a screenshot is saved to ``test-artifacts/dashboard.png``.
+(see ``test_notebooks.write_anomalous_sample``).  The browser window is 1400 x 900 and every
+request that leaves the machine is refused and recorded.  One test checks what a first look shows
+(score, the chosen episode's variables, episodes and contributors without scrolling, nothing
+clipped, no request off the machine); the other moves the severity and merge-gap sliders with the
+mouse and checks that the anomaly count, the plotly chart and the episodes follow.  Screenshots:
+``test-artifacts/dashboard.png`` and ``dashboard-first-look.png``.
 """
 from __future__ import annotations
 
@@ -61,14 +64,31 @@ def dashboard_url(registry_home, tmp_path_factory):
         log.close()
 
 
+VIEWPORT = {"width": 1400, "height": 900}
+
+
 @pytest.fixture
 def page(dashboard_url):
+    """A Chromium tab on the dashboard; ``tab.off_machine`` lists every refused request to another host."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it as root)")
+    local = dashboard_url.rstrip("/")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1100})
+            tab = browser.new_page(viewport=VIEWPORT)
+            tab.off_machine, tab.console = [], []
+
+            def refuse(route):
+                url = route.request.url
+                if url.startswith(local) or url.startswith("data:"):
+                    route.continue_()
+                else:
+                    tab.off_machine.append(url)
+                    route.abort()
+
+            tab.route("**/*", refuse)
+            tab.on("console", lambda message: tab.console.append((message.type, message.text)))
             tab.goto(dashboard_url, timeout=LOAD_TIMEOUT_MS)
             yield tab
         finally:
@@ -106,6 +126,43 @@ def _wait_change(page, read, before, timeout_s: float = 30):
             return now
         page.wait_for_timeout(200)
     return read()
+
+
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_dashboard_first_look_fits_1400x900_and_stays_on_the_machine(page):
+    page.wait_for_selector(".wb-episode-values .js-plotly-plot", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(".wb-contributors .js-plotly-plot", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(1000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-first-look.png"))
+    # score and the chosen episode's variables side by side; episodes and contributors below, all above the fold
+    score, values = _box(page, ".wb-timeline .js-plotly-plot"), _box(page, ".wb-episode-values .js-plotly-plot")
+    assert abs(score["y"] - values["y"]) < 5 and values["x"] >= score["x"] + score["width"] - 5
+    variables = page.evaluate("""() => document.querySelector('.wb-episode-values .js-plotly-plot').data
+        .map(t => t.name)""")
+    assert 1 <= len(variables) <= 3                            # the episode's top contributors' raw values
+    for selector in (".wb-timeline", ".wb-episode-values", ".wb-episodes table", ".wb-contributors .js-plotly-plot",
+                     ".wb-result select", ".wb-model select"):
+        box = _box(page, selector)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"], selector
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+    # nothing clipped: the result label and every cell of the episodes table show their whole text
+    clipped = page.evaluate("""() => {
+        const select = document.querySelector('.wb-result select');
+        const option = select.options[select.selectedIndex];
+        const probe = document.createElement('span');
+        probe.style.font = getComputedStyle(select).font; probe.textContent = option.text;
+        document.body.appendChild(probe);
+        const needed = probe.getBoundingClientRect().width; probe.remove();
+        const cells = [...document.querySelectorAll('.wb-episodes td')].filter(td => td.scrollWidth > td.clientWidth + 1);
+        return {select: needed > select.clientWidth - 24, cells: cells.length};
+    }""")
+    assert clipped == {"select": False, "cells": 0}
+    assert page.off_machine == []                               # fontawesome and all else served locally
 
 
 def test_dashboard_renders_and_follows_the_severity_and_grouping_controls(page):

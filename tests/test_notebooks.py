@@ -33,7 +33,8 @@ SAMPLE_CSV = ROOT / "data" / "samples" / "sample_data_5_3000.csv"
 NOTEBOOK_NAMES = ["01_data_preparation", "02_training", "03_model_inspection", "04_inference", "05_univariate",
                   "dashboard"]
 SMALL = {"sliding_window": 30, "epochs": 3}
-DETECT = {"start_time": "2021-01-02T12:00:00Z", "end_time": "2021-01-03T00:00:00Z"}
+TRAIN = {"start_time": "2021-01-01T00:00:00Z", "end_time": "2021-01-02T09:19:00Z"}   # the notebooks default to SMD
+DETECT = {"start_time": "2021-01-02T12:00:00Z", "end_time": "2021-01-03T00:00:00Z", "labels_path": ""}
 CELL_TIMEOUT = 300  # seconds per cell: a stuck kernel fails the test instead of hanging the suite
 # (first row, rows, variables, added value): after 2021-01-02T12:00Z (row 2160), about 70 rows apart
 FAULTS = [(2200, 6, ["series_1"], 3.0), (2280, 4, ["series_0", "series_3"], 5.0), (2286, 3, ["series_0"], 6.0),
@@ -68,7 +69,7 @@ def workspace(tmp_path_factory):
 def trained(workspace):
     """The training notebook on the MultiTable folder (clean training range)."""
     return run_notebook(NOTEBOOKS_DIR / "02_training.ipynb", workspace["root"] / "02_training.ipynb", {
-        **SMALL, "data_source": str(workspace["multitable"]), "data_schema": "MultiTable",
+        **SMALL, **TRAIN, "data_source": str(workspace["multitable"]), "data_schema": "MultiTable",
         "display_name": "papermill", "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
 
 
@@ -183,7 +184,7 @@ def test_figures_follow_severity_and_episodes():
 
 def test_data_preparation_reports_states_and_uploads_to_blob_storage(azurite, workspace):
     run = run_notebook(NOTEBOOKS_DIR / "01_data_preparation.ipynb", workspace["root"] / "01.ipynb", {
-        "upload_folder": str(workspace["multitable"]), "upload_connection_string": azurite,
+        **TRAIN, "data_source": str(SAMPLE_CSV), "upload_folder": str(workspace["multitable"]), "upload_connection_string": azurite,
         "upload_container": "notebooks", "upload_zip_name": str(workspace["root"] / "upload.zip")},
         timeout=CELL_TIMEOUT)
     summary = run.summary
@@ -225,7 +226,7 @@ def test_model_inspection_of_a_given_model(workspace, trained):
 def test_model_inspection_trains_its_own_model_with_a_progress_bar(workspace, tmp_path):
     home = str(tmp_path / "home")
     run = run_notebook(NOTEBOOKS_DIR / "03_model_inspection.ipynb", tmp_path / "03.ipynb", {
-        "sliding_window": 30, "epochs": 2, "workbench_home": home}, progress=True, timeout=CELL_TIMEOUT)
+        **TRAIN, "data_source": str(SAMPLE_CSV), "sliding_window": 30, "epochs": 2, "workbench_home": home}, progress=True, timeout=CELL_TIMEOUT)
     assert run.summary["status"] == "READY" and run.summary["recorded_epochs"] == [2]
     assert run.summary["registry_models"] == [run.summary["model_id"]]
     assert _has_progress_bar(run.output)       # show_progress=True: tqdm's notebook widget
@@ -302,9 +303,10 @@ def test_dashboard_notebook_opens_the_newest_result(workspace, inference, tmp_pa
 def test_cli_runs_a_notebook_with_typed_parameters(workspace, inference, tmp_path, capsys):
     out = tmp_path / "cli.ipynb"
     code = main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),
-                 "-p", "workbench_home", workspace["home"], "-p", "min_severity", "0.8"])
+                 "-p", "workbench_home", workspace["home"], "-p", "min_severity", "0.8", "--html"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and out.exists()
+    assert printed["html"] == str(out.with_suffix(".html")) and "wb-snapshot" in out.with_suffix(".html").read_text()
     assert printed["summary"]["min_severity"] == 0.8
     assert 0 < printed["summary"]["anomalies"] < inference.summary["anomalies"]
     assert main(["notebooks", "run", str(NOTEBOOKS_DIR / "dashboard.ipynb"), "-o", str(out),

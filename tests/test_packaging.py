@@ -48,7 +48,7 @@ def test_cli_help_explains_every_subcommand():
 def test_cli_univariate_mirrors_the_client(tmp_path):
     body = ROOT.parent / "shared/data/azure_mvad_sample/univariate/request-data.json"
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "--home", str(tmp_path), "univariate", "entire",
-                          str(body)], capture_output=True, text=True, check=True).stdout
+                          str(body), "--json"], capture_output=True, text=True, check=True).stdout
     import json
     response = json.loads(out)
     assert response["period"] == 7 and len(response["isAnomaly"]) == len(json.loads(body.read_text())["series"])

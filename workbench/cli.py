@@ -442,6 +442,7 @@ def _register_notebooks(sub) -> None:
     run.add_argument("--summary", help="where the notebook writes its JSON summary (default: OUTPUT with .json)")
     run.add_argument("--progress", action="store_true", help="keep the notebook's tqdm progress bars")
     run.add_argument("--log-output", action="store_true", help="echo the notebook's outputs to the log")
+    run.add_argument("--html", action="store_true", help="also write the HTML report beside OUTPUT (works offline)")
     run.set_defaults(handler=_notebooks_run)
     batch = actions.add_parser("batch", help="run one notebook once per parameter set",
                                description="Run a notebook once per object of a JSON list of parameter sets, one "
@@ -451,6 +452,7 @@ def _register_notebooks(sub) -> None:
     batch.add_argument("parameter_sets", help="JSON file: a list of objects of notebook parameters")
     batch.add_argument("--output-dir", "-d", required=True, help="folder for the executed notebooks and summaries")
     batch.add_argument("--progress", action="store_true", help="keep the notebooks' tqdm progress bars")
+    batch.add_argument("--html", action="store_true", help="also write each run's HTML report (NAME-NNN.html)")
     batch.set_defaults(handler=_notebooks_batch)
     dash = actions.add_parser("dashboard", help="serve the Voila dashboard on localhost",
                               description="Serve notebooks/dashboard.ipynb with Voila (settings in "
@@ -473,8 +475,9 @@ def _notebooks_run(args: argparse.Namespace) -> dict:
     _notebooks_home(args)
     parameters = coerce_parameters(args.notebook, dict(args.parameter))
     run = run_notebook(args.notebook, args.output, parameters, summary_path=args.summary, progress=args.progress,
-                       log_output=args.log_output)
-    return {"output": run.output, "seconds": run.seconds, "summary": run.summary}
+                       log_output=args.log_output, html=args.html)
+    return {"output": run.output, "seconds": run.seconds, "summary": run.summary} | ({"html": run.html} if run.html
+                                                                                     else {})
 
 
 def _notebooks_batch(args: argparse.Namespace) -> dict:
@@ -482,12 +485,13 @@ def _notebooks_batch(args: argparse.Namespace) -> dict:
 
     _notebooks_home(args)
     runs = run_batch(args.notebook, read_parameter_sets(args.parameter_sets), args.output_dir,
-                     progress=args.progress)
+                     progress=args.progress, html=args.html)
     failed = [r for r in runs if not r.ok]
     if failed:
         lines = "; ".join(f"{r.output}: {r.error['message']}" for r in failed)
         raise WorkbenchError(NOTEBOOK_FAILED, f"{len(failed)} of {len(runs)} runs failed: {lines}")
-    return {"runs": [{"output": r.output, "seconds": r.seconds, "summary": r.summary} for r in runs]}
+    return {"runs": [{"output": r.output, "seconds": r.seconds, "summary": r.summary}
+                     | ({"html": r.html} if r.html else {}) for r in runs]}
 
 
 def _notebooks_dashboard(args: argparse.Namespace) -> None:

@@ -30,8 +30,8 @@ import numpy as np
 from workbench.exceptions import ErrorCode, ValidationError
 
 __all__ = [
-    "auc_pr", "auc_roc", "best_f1", "best_point_adjusted_f1", "evaluate", "f1_score", "hit_rate",
-    "period_window", "point_adjust", "point_adjusted_f1", "vus_pr", "vus_roc",
+    "auc_pr", "auc_roc", "best_f1", "best_point_adjusted_f1", "evaluate", "evaluate_detections", "f1_score",
+    "hit_rate", "period_window", "point_adjust", "point_adjusted_f1", "vus_pr", "vus_roc",
 ]
 
 
@@ -354,3 +354,46 @@ def evaluate(labels, score, pred=None, *, window: int = 100, n_thresholds: int =
         p = _labels(pred, "pred")
         out.update(f1=f1_score(y, p), flagged_share=float(p.mean()), pa_f1=point_adjusted_f1(y, p))
     return out
+
+
+def evaluate_detections(detections, labels, *, window: int = 100) -> dict[str, float]:
+    """How well a detection found labelled anomalies: VUS-PR and AUC-PR of its ``score``, and the precision,
+    recall and F1 of its ``is_anomaly`` as flagged (no point adjustment).
+
+    ``detections`` is a ``Detections`` (``.frame``: ``valid``, ``is_anomaly``,
+    ``score`` per timestamp); ``labels`` holds 0/1 per timestamp: a Series or
+    one-column DataFrame indexed by timestamp (every scored timestamp needs a
+    label), or an array as long as the frame.  Rows without a score (no full
+    window yet) are left out.
+    """
+    frame = detections.frame
+    if hasattr(labels, "index") and hasattr(labels, "reindex"):
+        if getattr(labels, "ndim", 1) == 2:
+            if labels.shape[1] != 1:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, "labels must be one column of 0/1 per timestamp; got "
+                                                              f"the columns {', '.join(map(str, labels.columns))}")
+            labels = labels.iloc[:, 0]
+        index = labels.index
+        if getattr(index, "tz", None) is None and getattr(frame.index, "tz", None) is not None:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "labels must be indexed by UTC timestamps like the "
+                                                          "detections (read them with parse_dates and utc=True)")
+        aligned = labels.reindex(frame.index)
+        missing = aligned.isna().to_numpy()
+        if missing.any():
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"labels lack {int(missing.sum())} scored timestamp(s), "
+                                                          f"the first {frame.index[missing][0].isoformat()}")
+        y = aligned.to_numpy()
+    else:
+        y = np.asarray(labels)
+        if y.ndim != 1 or len(y) != len(frame):
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"labels must hold one value per timestamp ({len(frame)}); "
+                                                          f"got shape {y.shape}")
+    valid = frame["valid"].to_numpy(dtype=bool)
+    y = _labels(y[valid])
+    s = _score(frame["score"].to_numpy()[valid], len(y))
+    p = frame["is_anomaly"].to_numpy(dtype=bool)[valid]
+    _both_classes(y)
+    tp = int(np.count_nonzero(y & p))
+    return {"vus_pr": vus_pr(y, s, window=window), "auc_pr": auc_pr(y, s), "f1": f1_score(y, p),
+            "precision": tp / int(p.sum()) if p.any() else 0.0, "recall": tp / int(y.sum()),
+            "flagged_share": float(p.mean()), "labelled_share": float(y.mean()), "rows": int(len(y))}

@@ -47,6 +47,13 @@ class Detections:
             for j in order
         ]
 
+    def evaluate(self, labels, *, window: int = 100) -> dict[str, float]:
+        """VUS-PR, AUC-PR and F1 (no point adjustment) against 0/1 ``labels`` per timestamp
+        (``workbench.evaluation.evaluate_detections``)."""
+        from workbench.evaluation import evaluate_detections
+
+        return evaluate_detections(self, labels, window=window)
+
     def results(self, top_k: int) -> list[AnomalyState]:
         """The v1.1 ``results`` list; interpretation is given for anomalous rows, as the service did."""
         out = []

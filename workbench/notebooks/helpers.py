@@ -76,12 +76,6 @@ def export_result(registry: Registry, result_id: str, folder: str = "", *,
     return {k: str(v) for k, v in paths.items()}
 
 
-def detection_values(model, data_source: str, start_time=None, end_time=None) -> pd.DataFrame:
-    """The aligned values a detection on ``data_source`` reads (the model's schema and align policy)."""
-    info = lifecycle.require_ready(model.registry.get_model(model.model_id)).model_info
-    return prepare_detection(info, data_source, start_time, end_time).frame
-
-
 def ready_detections(registry: Registry, result_id: str):
     """The cached scores of a batch result; a ``ModelStateError`` with the result's errors unless it is READY."""
     return batch.load_detections(registry, result_id)
@@ -100,3 +94,17 @@ def anomaly_interpretation(detections, rank: int = 0, *, min_severity: float = 0
     severity = detections.frame["severity"].to_numpy()[rows]
     row = int(rows[np.argsort(-severity, kind="stable")[rank]])
     return detections.frame.index[row], detections.interpretation(row, top_k)
+
+
+def detection_data(model, data_source: str, start_time: str | None = None, end_time: str | None = None):
+    """The scored rows of a detection as ``PreparedData`` (read with the model's schema and align policy),
+    for plotting the raw values beside the scores; filled cells stay known (``history.observed``)."""
+    info = lifecycle.require_ready(model.registry.get_model(model.model_id)).model_info
+    return prepare_detection(info, data_source, start_time or None, end_time or None)
+
+
+def result_data(registry: Registry, result_id: str):
+    """The data a stored batch result scored (its ``dataSource``, ``startTime``, ``endTime``), as ``PreparedData``."""
+    setup = registry.get_result(result_id).summary.setup_info
+    info = registry.get_model(registry.result_model_id(result_id)).model_info
+    return prepare_detection(info, setup.data_source, setup.start_time, setup.end_time)

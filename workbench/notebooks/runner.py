@@ -9,6 +9,12 @@ notebook's folder, as in JupyterLab.
 Progress bars: each notebook that trains takes ``show_progress`` (default
 True, so JupyterLab shows tqdm bars).  :func:`run_notebook` sets it to False
 unless told otherwise, so papermill output notebooks and logs carry no bars.
+The kernel logs only errors (no IPKernelApp TCP warning in every run).
+
+Reports: ``html=True`` also writes ``<output>.html`` (nbconvert's lab template).
+Figures carry plotly.js inlined once (``workbench.viz``) and no widget state is
+stored, so widgets fall back to their static snapshot: the report opens with
+no network.
 """
 
 import json
@@ -29,8 +35,11 @@ from workbench.notebooks.summary import read_summary
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
+# Voila's lab template minus its CDN stylesheets (voila.json names it; JUPYTER_PATH finds it): no request off the machine
+VOILA_DATA = NOTEBOOKS_DIR / "jupyter-data"
 NOTEBOOK_FAILED = ErrorCode.NOTEBOOK_FAILED
 KERNEL_NAME = "python3"
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # quiet kernels: no TCP-without-encryption warning per run
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -45,6 +54,7 @@ class NotebookRun:
     summary: dict[str, Any] | None
     seconds: float
     error: dict[str, str] | None = None
+    html: str | None = None   # the HTML report beside the output notebook, when asked for
 
     @property
     def ok(self) -> bool:
@@ -121,18 +131,20 @@ def run_notebook(
     progress: bool = False,
     log_output: bool = False,
     timeout: int | None = None,
+    html: bool = False,
 ) -> NotebookRun:
     """Execute a notebook with papermill and read its JSON summary; raises ``WorkbenchError`` if a cell fails.
 
     The summary goes to ``summary_path`` (default: ``output`` with ``.json``);
     ``progress`` becomes the notebook's ``show_progress`` unless ``parameters``
-    set it; ``timeout`` limits each cell (seconds).  The kernel is the Python
+    set it; ``timeout`` limits each cell (seconds); ``html`` writes the HTML
+    report beside the output (also for a failed run).  The kernel is the Python
     running this function (kernel ``python3``).
     """
     path = _notebook(notebook)
     declared = notebook_parameters(path)
     params = _check_parameters(path, declared, parameters or {})
-    run = _run(path, declared, Path(output), params, summary_path, progress, log_output, timeout)
+    run = _run(path, declared, Path(output), params, summary_path, progress, log_output, timeout, html)
     if run.error:
         raise WorkbenchError(NOTEBOOK_FAILED, f"{path.name} failed: {run.error['message']} (see {run.output})",
                              file=str(path))
@@ -147,11 +159,12 @@ def run_batch(
     progress: bool = False,
     log_output: bool = False,
     timeout: int | None = None,
+    html: bool = False,
 ) -> list[NotebookRun]:
     """Run a notebook once per parameter set, one after the other, as users' batch runs do.
 
-    Run ``i`` writes ``<stem>-<i>.ipynb`` and ``<stem>-<i>.json`` (its summary)
-    under ``output_dir``; ``batch.json`` lists every run.  A failing run is
+    Run ``i`` writes ``<stem>-<i>.ipynb`` and ``<stem>-<i>.json`` (its summary),
+    with ``html`` also ``<stem>-<i>.html``, under ``output_dir``; ``batch.json`` lists every run.  A failing run is
     recorded (``error``) and the others still run.
     """
     path = _notebook(notebook)
@@ -163,7 +176,8 @@ def run_batch(
     runs = []
     for i, params in enumerate(checked):
         output = folder / f"{path.stem}-{i:03d}.ipynb"
-        runs.append(_run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout))
+        runs.append(_run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout,
+                         html))
     atomic_write_text(folder / "batch.json", json.dumps(
         {"notebook": str(path), "runs": [r.to_json() for r in runs],
          "failed": sum(not r.ok for r in runs)}, indent=2, default=str))
@@ -171,7 +185,7 @@ def run_batch(
 
 
 def _run(path: Path, declared: Mapping[str, Any], output: Path, params: dict[str, Any], summary_path,
-         progress: bool, log_output: bool, timeout: int | None) -> NotebookRun:
+         progress: bool, log_output: bool, timeout: int | None, html: bool = False) -> NotebookRun:
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -189,14 +203,27 @@ def _run(path: Path, declared: Mapping[str, Any], output: Path, params: dict[str
     try:
         papermill.execute_notebook(str(path), str(output), parameters=params, kernel_name=KERNEL_NAME,
                                    cwd=str(path.parent), progress_bar=False, log_output=log_output,
-                                   execution_timeout=timeout)
+                                   execution_timeout=timeout, extra_arguments=KERNEL_ARGUMENTS,
+                                   store_widget_state=False)
     except papermill.PapermillExecutionError as exc:
         error = {"code": NOTEBOOK_FAILED, "message": f"{exc.ename}: {exc.evalue}"}
     except (DeadKernelError, CellTimeoutError) as exc:
         error = {"code": NOTEBOOK_FAILED, "message": f"{type(exc).__name__}: {exc}"}
     seconds = round(time.perf_counter() - started, 3)
     recorded = read_summary(summary) if error is None and summary.exists() else None
-    return NotebookRun(str(path), str(output), params, recorded, seconds, error)
+    report = str(export_html(output)) if html and output.exists() else None
+    return NotebookRun(str(path), str(output), params, recorded, seconds, error, report)
+
+
+def export_html(notebook: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
+    """Write an executed notebook as HTML (nbconvert's lab template; default: beside it, ``.html``)."""
+    from nbconvert import HTMLExporter
+
+    source = Path(notebook)
+    target = Path(target) if target is not None else source.with_suffix(".html")
+    body, _ = HTMLExporter(template_name="lab").from_filename(str(source))
+    atomic_write_text(target, body)
+    return target
 
 
 def _check_parameters(path: Path, declared: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,7 +250,8 @@ def _notebook(notebook: str | os.PathLike[str]) -> Path:
 
 def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DASHBOARD, ip: str = "127.0.0.1",
                       open_browser: bool = False) -> list[str]:
-    """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is)."""
+    """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is,
+    with :func:`dashboard_env`)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port must be in 1..65535; got {port!r}")
     path = _notebook(notebook)
@@ -231,12 +259,19 @@ def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DA
     return command + ([] if open_browser else ["--no-browser"])
 
 
+def dashboard_env(home: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The environment for :func:`dashboard_command`: ``JUPYTER_PATH`` finds the workbench Voila template;
+    ``home`` (if given) becomes ``WORKBENCH_HOME``."""
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(VOILA_DATA), env.get("JUPYTER_PATH", "")) if p)
+    if home is not None:
+        env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
+    return env
+
+
 def start_dashboard(*, port: int = 8866, home: str | os.PathLike[str] | None = None,
                     notebook: str | os.PathLike[str] = DASHBOARD, open_browser: bool = False,
                     **popen: Any) -> subprocess.Popen:
     """Start Voila on the dashboard (registry ``home`` or ``$WORKBENCH_HOME``); the caller stops the process."""
     command = dashboard_command(port=port, notebook=notebook, open_browser=open_browser)
-    env = dict(os.environ)
-    if home is not None:
-        env["WORKBENCH_HOME"] = str(Path(home).expanduser().resolve())
-    return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=env, **popen)
+    return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=dashboard_env(home), **popen)

@@ -1,0 +1,222 @@
+"""Reports and plots an analyst can use: figures that explain, scores against labels, HTML that travels.
+
+The figure tests build small frames by hand; the report test runs ``04_inference`` on the SMD demo
+sample (small window, few epochs) with ``html=True``, opens the HTML in headless Chromium with every
+request off the machine refused, counts the drawn figures and saves ``test-artifacts/report.png``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import data, viz
+from workbench.evaluation import evaluate_detections
+from workbench.exceptions import ValidationError
+from workbench.mvad.inference import Detections
+from workbench.notebooks import NOTEBOOKS_DIR, run_notebook
+from workbench.postprocess import group_episodes
+from workbench.widgets import ScoreExplorer
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples"
+DEMO = SAMPLES / "smd_machine-1-6.csv"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def _detections(threshold: float = 5.0) -> Detections:
+    """200 one-minute rows: rows 10-12 and 40-41 flagged; variable 'a' dominates rows 40-41."""
+    index = pd.date_range("2021-01-01", periods=200, freq="min", tz="UTC")
+    severity = np.zeros(200)
+    severity[[10, 11, 12, 40, 41]] = [0.4, 0.9, 0.5, 0.35, 0.95]
+    score = np.where(severity > 0, 2 * threshold * (0.5 + severity), 1.0)
+    frame = pd.DataFrame({"valid": True, "is_anomaly": severity > 0, "severity": severity, "score": score},
+                         index=index)
+    contributions = pd.DataFrame(np.full((200, 3), 1 / 3), index=index, columns=["a", "b", "c"])
+    contributions.iloc[40:42] = [0.8, 0.1, 0.1]
+    return Detections(frame, contributions, {}, threshold)
+
+
+def _values(index: pd.DatetimeIndex) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(rng.normal(size=(len(index), 3)), index=index, columns=["a", "b", "c"])
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_score_charts_draw_the_applied_threshold_and_offer_log_scale():
+    detections = _detections(threshold=5.0)
+    episodes = group_episodes(detections.frame, detections.contributions)
+    figure = viz.timeline_figure(detections.frame, episodes=episodes, threshold=detections.threshold)
+    line = next(t for t in figure.data if t.name.startswith("threshold"))
+    assert list(line.y) == [5.0, 5.0] and "threshold 5" in figure.layout.title.text
+    labels = [b.label for b in figure.layout.updatemenus[0].buttons]
+    assert labels == ["linear", "log"]
+    assert figure.layout.updatemenus[0].buttons[1].args == ({"yaxis.type": "log"},)
+    assert viz.timeline_figure(detections.frame, log_scale=True).layout.yaxis.type == "log"
+    close_up = viz.episode_figure(_values(detections.frame.index), episodes.iloc[1], scores=detections.frame,
+                                  threshold=detections.threshold, context=10)
+    assert any(t.name.startswith("threshold") for t in close_up.data)
+    # the episode's top contributor comes first, with its raw values around the episode only
+    assert close_up.layout.annotations[1].text.startswith("a (")
+    shown = next(t for t in close_up.data if t.name == "a")
+    assert pd.Timestamp(shown.x[0]) == detections.frame.index[30] and len(shown.x) == 2 + 2 * 10
+
+
+def test_timeline_shows_the_variables_that_contributed_most_as_small_multiples():
+    detections = _detections()
+    values = _values(detections.frame.index)
+    figure = viz.timeline_figure(detections.frame, values=values, contributions=detections.contributions,
+                                 max_variables=2)
+    assert [t.name for t in figure.data if t.name in ("a", "b", "c")] == ["a", "b"]   # 'a' leads rows 40-41
+    assert [t.yaxis for t in figure.data if t.name in ("a", "b")] == ["y2", "y3"]   # one panel each
+
+
+def test_variables_figure_marks_filled_points_and_shades_episodes(tmp_path):
+    frame = pd.read_csv(SAMPLES / "sample_data_5_3000.csv").iloc[:300]
+    frame.loc[100:109, "series_1"] = np.nan        # ten blank cells: filled by Linear
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    prepared = data.load(str(tmp_path / "gaps.csv"), "OneTable")
+    episodes = pd.DataFrame({"start": [prepared.frame.index[50]], "end": [prepared.frame.index[60]]})
+    figure = viz.variables_figure(prepared, episodes=episodes)
+    filled = [t for t in figure.data if t.name == "filled (filledNA)"]
+    assert len(filled) == 1 and len(filled[0].x) == 10 and filled[0].yaxis == "y2"
+    assert len({t.yaxis for t in figure.data}) == 5           # a panel per variable
+    assert len(figure.layout.shapes) == 1 and figure.layout.shapes[0].yref == "paper"
+    assert "10 filled points" in figure.layout.title.text
+
+
+def test_loss_figure_has_every_epoch_and_marks_the_kept_one():
+    detector = SimpleNamespace(train_losses_=[1.0, 0.6, 0.4, 0.3, 0.25], validation_losses_=[1.1, 0.7, 0.5, 0.55, 0.6],
+                               best_epoch_=3)
+    figure = viz.loss_figure(detector)
+    train, validation, kept = figure.data
+    assert list(train.x) == [1, 2, 3, 4, 5] and list(validation.y) == [1.1, 0.7, 0.5, 0.55, 0.6]
+    assert kept.name == "kept: epoch 3" and list(kept.x) == [3] and list(kept.y) == [0.5]
+    assert "epoch 3" in figure.layout.title.text
+
+
+def test_univariate_figure_names_its_variable_and_labels_change_points_apart_from_the_legend():
+    index = pd.date_range("2021-01-01", periods=50, freq="h", tz="UTC")
+    result = pd.DataFrame({"value": np.r_[np.zeros(25), np.ones(25)], "expected_value": 0.5, "upper_margin": 1.0,
+                           "lower_margin": 1.0, "is_anomaly": False, "severity": 0.0}, index=index)
+    result.iloc[30, result.columns.get_loc("is_anomaly")] = True
+    changes = pd.DataFrame({"is_change_point": index == index[25], "confidence_score": 0.9}, index=index)
+    figure = viz.univariate_figure(result, changes, variable="cpu_r")
+    assert figure.layout.title.text.startswith("cpu_r:") and "1 change point" in figure.layout.title.text
+    points = next(t for t in figure.data if t.name == "change points")
+    assert list(points.text) == ["CP1"]
+    colorbar = next(t for t in figure.data if t.name == "anomalies").marker.colorbar
+    assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0 and colorbar.x > 1
+
+
+def test_figures_carry_offline_html_with_plotly_js_once(monkeypatch):
+    monkeypatch.setattr(viz, "_plotlyjs_sent", False)
+    figure = viz.contributors_figure([("a", 0.7), ("b", 0.3)])
+    first, second = figure._repr_mimebundle_(), figure._repr_mimebundle_()
+    assert PLOTLY in first and first[PLOTLY]["data"][0]["type"] == "bar"
+    assert "Plotly.newPlot" in first["text/html"] and "Plotly.newPlot" in second["text/html"]
+    assert len(first["text/html"]) > 1_000_000 > len(second["text/html"])    # plotly.js inlined the first time
+    assert "cdn" not in second["text/html"].lower()
+
+
+def test_score_explorer_leaves_a_static_snapshot_beside_the_widget(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    detections = _detections()
+    explorer = ScoreExplorer(detections, values=_values(detections.frame.index))
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    snapshot = bundle["text/html"]
+    assert snapshot.count("Plotly.newPlot") == 2 and "wb-episodes-table" in snapshot
+    monkeypatch.setenv("VOILA_KERNEL_ID", "live")              # a live dashboard exports nothing: no snapshot
+    assert "text/html" not in explorer._repr_mimebundle_()
+
+
+# ---------------------------------------------------------------- labels
+
+
+def test_detections_evaluate_against_labels_without_point_adjustment():
+    detections = _detections()
+    labels = pd.Series(0, index=detections.frame.index)
+    labels.iloc[11:14] = 1                               # rows 11-12 flagged, row 13 missed; 10, 40, 41 false
+    result = detections.evaluate(labels)
+    assert result["precision"] == pytest.approx(2 / 5) and result["recall"] == pytest.approx(2 / 3)
+    assert result["f1"] == pytest.approx(2 * 2 / (5 + 3))
+    assert 0 < result["auc_pr"] <= 1 and 0 < result["vus_pr"] <= 1 and result["rows"] == 200
+    assert evaluate_detections(detections, labels.to_numpy()) == result
+    with pytest.raises(ValidationError, match="lack 1 scored timestamp"):
+        detections.evaluate(labels.iloc[1:])
+    with pytest.raises(ValidationError, match="one value per timestamp"):
+        detections.evaluate([0, 1])
+
+
+def test_demo_sample_labels_and_root_causes_match_the_data():
+    frame = pd.read_csv(DEMO, index_col="timestamp")
+    labels = pd.read_csv(SAMPLES / "smd_machine-1-6_labels.csv", index_col="timestamp")["label"]
+    causes = json.loads((SAMPLES / "smd_machine-1-6_root_causes.json").read_text())
+    assert frame.shape == (7200, 38) and len(labels) == 2160 and labels.index[0] == "2021-01-04T12:00:00Z"
+    assert labels.index.isin(frame.index).all() and 0 < labels.sum() < 100
+    for cause in causes:
+        assert set(cause["variables"]) <= set(frame.columns)
+        assert labels.loc[cause["startTime"]:cause["endTime"]].all()
+
+
+# ---------------------------------------------------------------- the report, offline
+
+
+@pytest.mark.slow
+def test_inference_report_on_the_demo_renders_every_figure_offline(tmp_path, capfd):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it as root)")
+    run = run_notebook(NOTEBOOKS_DIR / "04_inference.ipynb", tmp_path / "04.ipynb", {
+        "sliding_window": 60, "epochs": 10, "workbench_home": str(tmp_path / "home")}, html=True, timeout=300)
+    assert "IPKernelApp" not in capfd.readouterr().err                 # quiet kernel: no TCP warning
+    summary = run.summary
+    assert summary["anomalies"] > 0 and summary["episodes"] > 0       # the demo has something to find
+    assert summary["chosen_contributors"]                              # and a non-empty contributors chart
+    assert summary["evaluation"]["vus_pr"] > 0.3 and summary["evaluation"]["recall"] > 0.3
+    book = nbformat.read(run.output, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    figures = sum(PLOTLY in o.get("data", {}) for o in outputs)
+    widget_figures = sum("Plotly.newPlot" in o["data"]["text/html"].split("wb-snapshot", 1)[-1] and
+                         "wb-snapshot" in o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
+    assert figures == 3 and widget_figures == 1          # timeline, contributors, episode close-up; the explorer
+    assert "widgets" not in book.metadata                 # no widget state: the export uses the static snapshot
+    report = Path(run.html)
+    assert report == Path(run.output).with_suffix(".html") and report.exists()
+    off_machine = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+
+            def refuse(route):
+                if route.request.url.startswith("file://"):
+                    route.continue_()
+                else:
+                    off_machine.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", refuse)
+            page.goto(report.as_uri())
+            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures + 2}",
+                                   timeout=60_000)
+            drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+                .map(g => g.querySelectorAll('.main-svg .trace').length)""")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert len(drawn) == figures + 2 and all(count > 0 for count in drawn)   # + the snapshot's two figures
+    assert all("plot.ly" not in url and "plotly" not in url for url in off_machine)
