@@ -54,6 +54,11 @@ class ErrorCode:
     TRAINING_INTERRUPTED = "TrainingInterrupted"
     INSUFFICIENT_HISTORICAL_DATA = "InsufficientHistoricalData"
     NOTEBOOK_FAILED = "NotebookFailed"
+    # fleets
+    DETECTION_FAILED = "DetectionFailed"
+    WORKER_LOST = "WorkerLost"
+    FLEET_INCOMPLETE = "FleetIncomplete"
+    NO_READY_MODEL = "NoReadyModel"
     # univariate (v1.1 /timeseries)
     INVALID_GRANULARITY = "InvalidGranularity"
     REQUIRED_GRANULARITY = "RequiredGranularity"

@@ -1,0 +1,86 @@
+"""The distributed engine a fleet runs on: a Dask ``Client`` to an embedded LocalCluster or an existing cluster.
+
+By default the workbench starts a ``LocalCluster`` of processes (as many workers as cores, one thread and one
+torch thread each) and closes it when the run ends.  ``scheduler="tcp://host:8786"`` connects to a running
+cluster instead (``dask scheduler`` / ``dask worker``, the Dask Kubernetes operator, Dask Gateway), and a
+``Client`` passed in is used as it is and left open.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from workbench.exceptions import ErrorCode, ValidationError
+
+TORCH_PLUGIN = "workbench-torch-threads"
+
+
+def default_workers() -> int:
+    """Workers of an embedded cluster: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def connect(client: Any = None, *, scheduler: str | None = None, workers: int | None = None,
+            threads: int = 1, show_dashboard: bool = True) -> Iterator[Any]:
+    """A ``distributed.Client`` for one fleet run; clusters this function started are closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    if client is not None and scheduler:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "pass either a Dask client or a scheduler address, not both")
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"workers must be a positive integer; got {workers!r}")
+    cluster = None
+    owned = client is None
+    try:
+        if client is None and scheduler:
+            try:
+                client = Client(scheduler, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"cannot reach the Dask scheduler at {scheduler} "
+                                      f"({exc})") from exc
+        elif client is None:
+            cluster = LocalCluster(n_workers=int(workers or default_workers()), threads_per_worker=1, processes=True,
+                                   dashboard_address=":0" if _has_dashboard() else None,
+                                   silence_logs=logging.ERROR)
+            client = Client(cluster)
+        client.register_plugin(TorchThreads(threads), name=TORCH_PLUGIN)
+        if show_dashboard and (cluster is None or _has_dashboard()):
+            print(f"Dask dashboard: {client.dashboard_link}")
+        yield client
+    finally:
+        if owned and client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _has_dashboard() -> bool:
+    try:
+        import bokeh  # noqa: F401  (the Dask dashboard needs it)
+    except ImportError:
+        return False
+    return True
+
+
+def _plugin_base():
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    return WorkerPlugin
+
+
+class TorchThreads(_plugin_base()):
+    """Set torch to a fixed number of threads on every worker (parallelism comes from the workers)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = int(threads)
+
+    def setup(self, worker) -> None:
+        import torch
+
+        torch.set_num_threads(self.threads)
