@@ -46,7 +46,7 @@ def connect(client: Any = None, *, scheduler: str | None = None, workers: int | 
                                       f"({exc})") from exc
         elif client is None:
             cluster = LocalCluster(n_workers=int(workers or default_workers()), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0" if _has_dashboard() else None,
+                                   dashboard_address=":0",
                                    silence_logs=logging.ERROR)
             client = Client(cluster)
         client.register_plugin(TorchThreads(threads), name=TORCH_PLUGIN)
