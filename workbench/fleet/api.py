@@ -140,13 +140,23 @@ def fleet_report(name: str, *, home: str | Path | None = None, entities: list[st
     return report
 
 
-def fleet_detections(name: str, entity: str, *, home: str | Path | None = None):
-    """The newest stored detections of one entity of a fleet (``None`` if it has no READY result)."""
+def fleet_names(*, home: str | Path | None = None) -> list[str]:
+    """The fleets of a registry, the most recently updated first."""
+    return fleet_store.fleet_names(Registry(home))
+
+
+def fleet_detections(name: str, entity: str | None = None, *, home: str | Path | None = None):
+    """The newest stored detections of one entity of a fleet (``None`` without a READY result); with no
+    ``entity``, a dict of every entity's."""
     registry = Registry(home)
-    model = fleet_store.fleet_models(registry, name).get(entity)
-    if model is None:
-        return None
-    return fleet_store.latest_result(registry, model["modelId"])[1]
+    models = fleet_store.fleet_models(registry, name)
+    wanted = [entity] if entity is not None else sorted(models)
+    out = {}
+    for item in wanted:
+        model = models.get(item)
+        ready = model is not None and model["modelInfo"]["status"] == ModelStatus.READY.value
+        out[item] = fleet_store.latest_result(registry, model["modelId"])[1] if ready else None
+    return out[entity] if entity is not None else out
 
 
 def _completed(client, futures: dict, what: str, show_progress: bool):

@@ -25,39 +25,46 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def open_client(scheduler: str | None = None, *, workers: int | None = None, threads: int = 1,
+                show_dashboard: bool = True):
+    """A ``distributed.Client``: to ``scheduler``, or to a new LocalCluster that ``client.close()`` shuts down.
+
+    For notebooks that run several fleet steps on one engine; pass it as ``client=`` and close it at the end.
+    """
+    from distributed import Client
+
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"workers must be a positive integer; got {workers!r}")
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"cannot reach the Dask scheduler at {scheduler} "
+                                  f"({exc})") from exc
+    else:
+        client = Client(n_workers=int(workers or default_workers()), threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR)
+    client.register_plugin(TorchThreads(threads), name=TORCH_PLUGIN)
+    if show_dashboard and (scheduler or _has_dashboard()):
+        print(f"Dask dashboard: {client.dashboard_link}")
+    return client
+
+
 @contextmanager
 def connect(client: Any = None, *, scheduler: str | None = None, workers: int | None = None,
             threads: int = 1, show_dashboard: bool = True) -> Iterator[Any]:
-    """A ``distributed.Client`` for one fleet run; clusters this function started are closed afterwards."""
-    from distributed import Client, LocalCluster
-
+    """The client for one fleet run: ``client`` as given (left open), else one :func:`open_client` closes after."""
     if client is not None and scheduler:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "pass either a Dask client or a scheduler address, not both")
-    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"workers must be a positive integer; got {workers!r}")
-    cluster = None
-    owned = client is None
-    try:
-        if client is None and scheduler:
-            try:
-                client = Client(scheduler, timeout="30s")
-            except (OSError, TimeoutError) as exc:
-                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"cannot reach the Dask scheduler at {scheduler} "
-                                      f"({exc})") from exc
-        elif client is None:
-            cluster = LocalCluster(n_workers=int(workers or default_workers()), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0",
-                                   silence_logs=logging.ERROR)
-            client = Client(cluster)
+    if client is not None:
         client.register_plugin(TorchThreads(threads), name=TORCH_PLUGIN)
-        if show_dashboard and (cluster is None or _has_dashboard()):
-            print(f"Dask dashboard: {client.dashboard_link}")
         yield client
+        return
+    owned = open_client(scheduler, workers=workers, threads=threads, show_dashboard=show_dashboard)
+    try:
+        yield owned
     finally:
-        if owned and client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        owned.close()
 
 
 def _has_dashboard() -> bool:

@@ -37,6 +37,17 @@ def fleet_models(registry: Registry, fleet: str) -> dict[str, dict[str, Any]]:
     return latest
 
 
+def fleet_names(registry: Registry) -> list[str]:
+    """Names of the fleets in the registry, the most recently updated first."""
+    documents, _ = registry.list_models(skip=0, top=max(1, registry.count_models()))
+    names: list[str] = []
+    for document in documents:
+        name = _tag(document).get("name")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
 def ready_models(registry: Registry, fleet: str) -> dict[str, dict[str, Any]]:
     """The newest READY model document of each entity of ``fleet``."""
     documents, _ = registry.list_models(skip=0, top=max(1, registry.count_models()))

@@ -1,0 +1,142 @@
+"""The fleet page: an entity x time heat map of severity, and one entity's timeline, episodes and contributors.
+
+``severity_matrix`` bins each entity's stored severities on a shared time axis (the peak per bin), rows in
+the report's order (what needs attention first); ``heatmap_figure`` draws it.  ``FleetPage`` is the
+Voila/JupyterLab widget: choose a fleet and an entity, and the entity's figures come from
+:mod:`workbench.viz` over its newest batch result.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from workbench import viz
+from workbench.mvad.inference import Detections
+from workbench.postprocess import group_episodes
+
+MAX_BINS = 240
+
+
+def severity_matrix(detections: Mapping[str, Detections | None], order: list[str] | None = None, *,
+                    bins: int = MAX_BINS) -> pd.DataFrame:
+    """Entities x time bins, the peak severity in each bin (NaN where an entity has no scored row)."""
+    order = list(order if order is not None else detections)
+    frames = {name: d.frame for name, d in detections.items() if d is not None and len(d.frame)}
+    if not frames:
+        return pd.DataFrame(index=pd.Index(order, name="entity"))
+    start = min(f.index[0] for f in frames.values())
+    end = max(f.index[-1] for f in frames.values())
+    edges = pd.date_range(start, end, periods=max(2, min(bins, max(len(f) for f in frames.values()))) + 1)
+    columns = edges[:-1]
+    matrix = np.full((len(order), len(columns)), np.nan)
+    for i, name in enumerate(order):
+        frame = frames.get(name)
+        if frame is None:
+            continue
+        valid = frame["valid"].to_numpy(dtype=bool)
+        slots = np.clip(np.searchsorted(edges.asi8, frame.index.asi8[valid], side="right") - 1, 0, len(columns) - 1)
+        severity = frame["severity"].to_numpy()[valid]
+        peak = np.full(len(columns), np.nan)
+        np.fmax.at(peak, slots, np.nan_to_num(severity))
+        matrix[i] = peak
+    return pd.DataFrame(matrix, index=pd.Index(order, name="entity"), columns=columns)
+
+
+def heatmap_figure(matrix: pd.DataFrame, *, title: str = "Fleet severity") -> go.Figure:
+    """Entities (rows, first on top) x time (columns), coloured by severity 0..1; grey where not scored."""
+    fig = go.Figure(go.Heatmap(
+        z=matrix.to_numpy(), x=list(matrix.columns), y=[str(e) for e in matrix.index], zmin=0, zmax=1,
+        colorscale=viz.SEVERITY_COLORSCALE, colorbar=dict(title="severity"), hoverongaps=False,
+        hovertemplate="%{y}<br>%{x}<br>severity %{z:.2f}<extra></extra>",
+    ))
+    fig.update_layout(title=title, height=160 + 22 * max(1, len(matrix)), plot_bgcolor="#eeeeee",
+                      yaxis=dict(autorange="reversed", title="entity"), xaxis=dict(title="time"), **viz._LAYOUT)
+    return fig
+
+
+def entity_figures(detections: Detections, *, min_severity: float = 0.0, merge_gap: int = 3,
+                   top_k: int = 5) -> dict[str, Any]:
+    """One entity: the timeline (episodes shaded), its episodes table and the contributors of its anomalies."""
+    episodes = group_episodes(detections.frame, detections.contributions, min_severity=min_severity,
+                              merge_gap=merge_gap, top_k=top_k)
+    flagged = detections.frame["is_anomaly"].to_numpy(dtype=bool)
+    weights = detections.contributions[flagged].mean().fillna(0.0).sort_values(ascending=False).head(top_k)
+    return {"timeline": viz.timeline_figure(detections.frame, episodes=episodes, min_severity=min_severity),
+            "episodes": viz.episodes_table(episodes),
+            "contributors": viz.contributors_figure(weights, title="Mean contribution over the anomalies"),
+            "episode_count": len(episodes)}
+
+
+class FleetPage:
+    """Choose a fleet and one of its entities: the heat map and report on top, the entity's figures below."""
+
+    def __init__(self, home: str | None = None, *, fleet: str = "", entity: str = "", recent: int = 10) -> None:
+        import ipywidgets as w
+
+        from workbench.fleet.api import fleet_names
+
+        self.home, self.recent = home or None, recent
+        names = fleet_names(home=self.home)
+        self.fleet = w.Dropdown(options=names, description="fleet").add_class("wb-fleet")
+        self.entity = w.Dropdown(description="entity").add_class("wb-entity")
+        self.overview = w.Output()
+        self.detail = w.Output()
+        self.report: pd.DataFrame | None = None
+        self.matrix: pd.DataFrame | None = None
+        self._root = w.VBox([self.fleet, self.overview, self.entity, self.detail]).add_class("wb-fleet-page")
+        if not names:
+            self._root.children = [w.HTML("<p class='wb-empty'>No fleet in this registry yet: run "
+                                          "<code>workbench fleet train</code> and <code>fleet detect</code>, or "
+                                          "<code>notebooks/06_fleet.ipynb</code>.</p>")]
+            return
+        self.fleet.value = fleet or names[0]
+        self._open_fleet(entity)
+        self.fleet.observe(lambda change: self._open_fleet(""), names="value")
+        self.entity.observe(lambda change: self._open_entity(change["new"]), names="value")
+
+    def _open_fleet(self, entity: str) -> None:
+        from IPython.display import display
+
+        from workbench.fleet.api import fleet_detections, fleet_report
+
+        self.report = fleet_report(self.fleet.value, home=self.home, recent=self.recent)
+        order = self.report["entity"].tolist()
+        self.detections = fleet_detections(self.fleet.value, home=self.home)
+        self.matrix = severity_matrix(self.detections, order)
+        self.overview.clear_output()
+        with self.overview:
+            display(heatmap_figure(self.matrix, title=f"Fleet '{html.escape(self.fleet.value)}': severity"))
+            display(self.report.drop(columns=["model_id", "result_id", "error_message"]))
+        self.entity.options = order
+        self.entity.value = entity or order[0]
+        self._open_entity(self.entity.value)
+
+    def _open_entity(self, name: str) -> None:
+        from IPython.display import HTML, display
+
+        self.detail.clear_output()
+        with self.detail:
+            detections = self.detections.get(name)
+            if detections is None:
+                row = self.report.set_index("entity").loc[name]
+                display(HTML(f"<p>{html.escape(name)}: {html.escape(str(row['status']))} "
+                             f"{html.escape(str(row['error_message'] or 'no batch result yet'))}</p>"))
+                return
+            figures = entity_figures(detections)
+            display(figures["timeline"], figures["episodes"], figures["contributors"])
+
+    def state(self) -> dict[str, Any]:
+        """What the page shows (for the notebook's summary and tests)."""
+        if self.report is None:
+            return {"fleet": None, "entities": 0}
+        return {"fleet": self.fleet.value, "entities": len(self.report), "entity": self.entity.value,
+                "ranking": self.report["entity"].tolist(), "heatmap_shape": list(self.matrix.shape)}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._root)
