@@ -22,7 +22,13 @@ from benchmarks.fleet_data import long_table, make_fleet, timestamp_at, write_fo
 from tests.conftest import free_port, stop_process, wait_for_port
 from workbench.cli import main
 from workbench.exceptions import DataError, ErrorCode, ValidationError
-from workbench.fleet import detect_fleet, fleet_report, load_fleet, train_fleet, write_report
+from workbench.fleet import (
+    detect_fleet,
+    fleet_report,
+    load_fleet,
+    train_fleet,
+    write_report,
+)
 from workbench.service import fleet_store
 from workbench.service.batch import load_detections
 from workbench.service.registry import Registry
@@ -219,7 +225,7 @@ def dask_cluster(tmp_path):
     logs = []
 
     def start(*args: str) -> subprocess.Popen:
-        log = open(tmp_path / f"dask-{len(logs)}.log", "wb")
+        log = open(tmp_path / f"dask-{len(logs)}.log", "wb")  # noqa: SIM115 - closed in teardown
         logs.append(log)
         command = [dask, *args] if dask else [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)

@@ -6,7 +6,13 @@ A front door beside :mod:`workbench.client` and :mod:`workbench.multivariate` (i
 client (:mod:`~workbench.fleet.engine`); the ranked view (:mod:`~workbench.fleet.report`,
 :mod:`~workbench.fleet.viz`).
 """
-from workbench.fleet.api import detect_fleet, fleet_detections, fleet_names, fleet_report, train_fleet
+from workbench.fleet.api import (
+           detect_fleet,
+           fleet_detections,
+           fleet_names,
+           fleet_report,
+           train_fleet,
+)
 from workbench.fleet.engine import open_client
 from workbench.fleet.report import summary_line, write_report
 from workbench.fleet.sources import Entity, Fleet, load_fleet

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
-from workbench.contracts import TOP_CONTRIBUTOR_COUNT_DEFAULT, ModelStatus, format_timestamp, parse_timestamp
+from workbench.contracts import (
+    TOP_CONTRIBUTOR_COUNT_DEFAULT,
+    ModelStatus,
+    format_timestamp,
+    parse_timestamp,
+)
 from workbench.exceptions import ErrorCode
 from workbench.fleet import engine, tasks
 from workbench.fleet.report import build_report, entity_row

@@ -7,8 +7,9 @@ window, by peak severity; then the quiet ones.  ``attention`` names the group.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def _scores(detections: Detections, recent: int, min_severity: float, merge_gap:
     else:
         top, last = "", None
     tail = severity.iloc[-recent:] if recent else severity.iloc[0:0]
-    return {"scored_rows": int(len(valid)), "anomalies": int(flagged.sum()), "episodes": int(len(episodes)),
+    return {"scored_rows": len(valid), "anomalies": int(flagged.sum()), "episodes": len(episodes),
             "latest_severity": float(tail.max()) if len(tail) else 0.0,
             "peak_severity": float(severity.max()) if len(severity) else 0.0,
             "last_anomaly": last, "top_contributors": top}

@@ -7,6 +7,7 @@ what comes back.  Every failure is caught and returned, so one bad entity never 
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -15,10 +16,21 @@ from typing import Any
 import pandas as pd
 
 from workbench import data
-from workbench.contracts import AlignPolicy, DiagnosticsInfo, ModelInfo, ModelState, ModelStatus
+from workbench.contracts import (
+    AlignPolicy,
+    DiagnosticsInfo,
+    ModelInfo,
+    ModelState,
+    ModelStatus,
+)
 from workbench.exceptions import ErrorCode, WorkbenchError
 from workbench.mvad import artifacts
-from workbench.mvad.pipeline import detect, fit_detector, prepare_detection, prepare_training
+from workbench.mvad.pipeline import (
+    detect,
+    fit_detector,
+    prepare_detection,
+    prepare_training,
+)
 
 DIAGNOSTIC_EVERY = 10
 
@@ -110,4 +122,4 @@ def _worker_name() -> str:
 
 def _finite(value: float) -> float | None:
     value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None

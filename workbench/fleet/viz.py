@@ -8,7 +8,8 @@ Voila/JupyterLab widget: choose a fleet and an entity, and the entity's figures 
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,11 +51,11 @@ def heatmap_figure(matrix: pd.DataFrame, *, title: str = "Fleet severity") -> go
     """Entities (rows, first on top) x time (columns), coloured by severity 0..1; grey where not scored."""
     fig = go.Figure(go.Heatmap(
         z=matrix.to_numpy(), x=list(matrix.columns), y=[str(e) for e in matrix.index], zmin=0, zmax=1,
-        colorscale=viz.SEVERITY_COLORSCALE, colorbar=dict(title="severity"), hoverongaps=False,
+        colorscale=viz.SEVERITY_COLORSCALE, colorbar={"title": "severity"}, hoverongaps=False,
         hovertemplate="%{y}<br>%{x}<br>severity %{z:.2f}<extra></extra>",
     ))
     fig.update_layout(title=title, height=160 + 22 * max(1, len(matrix)), plot_bgcolor="#eeeeee",
-                      yaxis=dict(autorange="reversed", title="entity"), xaxis=dict(title="time"), **viz._LAYOUT)
+                      yaxis={"autorange": "reversed", "title": "entity"}, xaxis={"title": "time"}, **viz._LAYOUT)
     return fig
 
 
