@@ -94,7 +94,7 @@ def load_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None = 
     if isinstance(source, Fleet):
         return source
     template = _template(template)
-    path = Path(str(source)).expanduser()
+    path = Path(str(source)).expanduser().absolute()
     if not path.exists():
         raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "the fleet source does not exist", file=str(path))
     kind = layout if layout != "auto" else _guess_layout(path, entity_column)
@@ -162,9 +162,8 @@ def _from_folder(path: Path, template: dict, entity_column: str) -> Fleet:
             schema = "OneTable"
         else:
             continue
-        body = dict(template, dataSource=str(entry), dataSchema=template.get("dataSchema") or schema)
-        if body["dataSchema"] != schema:  # a template's schema never fits both kinds: each entry says its own
-            body["dataSchema"] = schema
+        # absolute, so that workers with another working folder read the same file; the entry decides the schema
+        body = dict(template, dataSource=str(entry.resolve()), dataSchema=schema)
         entities.append(Entity(entry.stem if entry.is_file() else entry.name, body, origin=str(entry)))
     _check_unique(entities, str(path))
     return Fleet(path.name, entities, str(path))
