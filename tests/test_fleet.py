@@ -306,6 +306,20 @@ def test_fleet_notebook_and_fleet_dashboard(tmp_path):
                         {"workbench_home": home, "entity": "asset-004"}, timeout=300).summary
     assert page == {"fleet": "fleet", "entities": 6, "entity": "asset-004", "ranking": summary["ranking"],
                     "heatmap_shape": [6, 120]}
-    empty = run_notebook(NOTEBOOKS_DIR / "fleet_dashboard.ipynb", tmp_path / "empty.ipynb",
-                         {"workbench_home": str(tmp_path / "nothing")}, timeout=300).summary
-    assert empty == {"fleet": None, "entities": 0}
+    from workbench.fleet.viz import FleetPage
+
+    assert FleetPage(str(tmp_path / "nothing")).state() == {"fleet": None, "entities": 0}
+
+
+def test_notebook_batch_runs_in_parallel_on_dask(tmp_path, capsys):
+    from workbench.notebooks import NOTEBOOKS_DIR
+
+    sets = tmp_path / "sets.json"
+    sets.write_text(json.dumps([{"workbench_home": str(tmp_path / f"home-{i}")} for i in range(2)]))
+    runs = tmp_path / "runs"
+    assert main(["notebooks", "batch", str(NOTEBOOKS_DIR / "fleet_dashboard.ipynb"), str(sets), "-d", str(runs),
+                 "--workers", "2"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [r["summary"] for r in body["runs"]] == [{"fleet": None, "entities": 0}] * 2
+    assert [Path(r["output"]).name for r in body["runs"]] == [f"fleet_dashboard-{i:03d}.ipynb" for i in range(2)]
+    assert json.loads((runs / "batch.json").read_text())["failed"] == 0

@@ -336,12 +336,16 @@ def _register_notebooks(sub) -> None:
     run.set_defaults(handler=_notebooks_run)
     batch = actions.add_parser("batch", help="run one notebook once per parameter set",
                                description="Run a notebook once per object of a JSON list of parameter sets, one "
-                                           "after the other; each run writes NAME-NNN.ipynb and NAME-NNN.json (its "
-                                           "summary) and batch.json lists them all. Exits 2 if any run failed.")
+                                           "after the other (in parallel on Dask with --workers or --scheduler); "
+                                           "each run writes NAME-NNN.ipynb and NAME-NNN.json (its summary) and "
+                                           "batch.json lists them all. Exits 2 if any run failed.")
     batch.add_argument("notebook", help="the .ipynb to run, e.g. notebooks/04_inference.ipynb")
     batch.add_argument("parameter_sets", help="JSON file: a list of objects of notebook parameters")
     batch.add_argument("--output-dir", "-d", required=True, help="folder for the executed notebooks and summaries")
     batch.add_argument("--progress", action="store_true", help="keep the notebooks' tqdm progress bars")
+    batch.add_argument("--scheduler", help="run the sets in parallel on this Dask scheduler (tcp://host:8786)")
+    batch.add_argument("--workers", type=int, help="run the sets in parallel on an embedded LocalCluster of N "
+                                                   "workers (one kernel each at a time)")
     batch.set_defaults(handler=_notebooks_batch)
     dash = actions.add_parser("dashboard", help="serve the Voila dashboard on localhost",
                               description="Serve notebooks/dashboard.ipynb with Voila (settings in "
@@ -373,7 +377,7 @@ def _notebooks_batch(args: argparse.Namespace) -> dict:
 
     _notebooks_home(args)
     runs = run_batch(args.notebook, read_parameter_sets(args.parameter_sets), args.output_dir,
-                     progress=args.progress)
+                     progress=args.progress, scheduler=args.scheduler, workers=args.workers)
     failed = [r for r in runs if not r.ok]
     if failed:
         lines = "; ".join(f"{r.output}: {r.error['message']}" for r in failed)

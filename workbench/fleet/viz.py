@@ -8,6 +8,7 @@ Voila/JupyterLab widget: choose a fleet and an entity, and the entity's figures 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +30,13 @@ def severity_matrix(detections: Mapping[str, Detections | None], order: list[str
     frames = {name: d.frame for name, d in detections.items() if d is not None and len(d.frame)}
     if not frames:
         return pd.DataFrame(index=pd.Index(order, name="entity"))
-    start = min(f.index[0] for f in frames.values())
-    end = max(f.index[-1] for f in frames.values())
-    edges = pd.date_range(start, end, periods=max(2, min(bins, max(len(f) for f in frames.values()))) + 1)
+    stamps = frames[next(iter(frames))].index
+    for frame in frames.values():
+        stamps = stamps.union(frame.index)
+    if len(stamps) <= bins:  # one column per timestamp
+        edges = stamps.append(pd.DatetimeIndex([stamps[-1] + pd.Timedelta(1, "ns")]))
+    else:
+        edges = pd.date_range(stamps[0], stamps[-1] + pd.Timedelta(1, "ns"), periods=bins + 1)
     columns = edges[:-1]
     matrix = np.full((len(order), len(columns)), np.nan)
     for i, name in enumerate(order):
@@ -72,6 +77,17 @@ def entity_figures(detections: Detections, *, min_severity: float = 0.0, merge_g
             "episode_count": len(episodes)}
 
 
+def report_table(report: pd.DataFrame) -> pd.DataFrame:
+    """The report's columns for reading: severities to 2 places, times to the second, ids and messages left out."""
+    table = report[["entity", "attention", "status", "anomalies", "episodes", "latest_severity", "peak_severity",
+                    "last_anomaly", "top_contributors", "error_code"]].copy()
+    for column in ("latest_severity", "peak_severity"):
+        table[column] = table[column].astype(float).round(2)
+    table["last_anomaly"] = [t.strftime("%Y-%m-%d %H:%M:%S") if isinstance(t, pd.Timestamp) else ""
+                             for t in table["last_anomaly"]]
+    return table.fillna("")
+
+
 class FleetPage:
     """Choose a fleet and one of its entities: the heat map and report on top, the entity's figures below."""
 
@@ -84,8 +100,8 @@ class FleetPage:
         names = fleet_names(home=self.home)
         self.fleet = w.Dropdown(options=names, description="fleet").add_class("wb-fleet")
         self.entity = w.Dropdown(description="entity").add_class("wb-entity")
-        self.overview = w.Output()
-        self.detail = w.Output()
+        self.overview = w.Output().add_class("wb-fleet-overview")
+        self.detail = w.Output().add_class("wb-fleet-entity")
         self.report: pd.DataFrame | None = None
         self.matrix: pd.DataFrame | None = None
         self._root = w.VBox([self.fleet, self.overview, self.entity, self.detail]).add_class("wb-fleet-page")
@@ -100,35 +116,27 @@ class FleetPage:
         self.entity.observe(lambda change: self._open_entity(change["new"]), names="value")
 
     def _open_fleet(self, entity: str) -> None:
-        from IPython.display import display
-
         from workbench.fleet.api import fleet_detections, fleet_report
 
         self.report = fleet_report(self.fleet.value, home=self.home, recent=self.recent)
         order = self.report["entity"].tolist()
         self.detections = fleet_detections(self.fleet.value, home=self.home)
         self.matrix = severity_matrix(self.detections, order)
-        self.overview.clear_output()
-        with self.overview:
-            display(heatmap_figure(self.matrix, title=f"Fleet '{html.escape(self.fleet.value)}': severity"))
-            display(self.report.drop(columns=["model_id", "result_id", "error_message"]))
+        _show(self.overview, heatmap_figure(self.matrix, title=f"Fleet '{self.fleet.value}': severity"),
+              report_table(self.report))
         self.entity.options = order
         self.entity.value = entity or order[0]
         self._open_entity(self.entity.value)
 
     def _open_entity(self, name: str) -> None:
-        from IPython.display import HTML, display
-
-        self.detail.clear_output()
-        with self.detail:
-            detections = self.detections.get(name)
-            if detections is None:
-                row = self.report.set_index("entity").loc[name]
-                display(HTML(f"<p>{html.escape(name)}: {html.escape(str(row['status']))} "
-                             f"{html.escape(str(row['error_message'] or 'no batch result yet'))}</p>"))
-                return
-            figures = entity_figures(detections)
-            display(figures["timeline"], figures["episodes"], figures["contributors"])
+        detections = self.detections.get(name)
+        if detections is None:
+            row = self.report.set_index("entity").loc[name]
+            _show(self.detail, f"<p>{html.escape(name)}: {html.escape(str(row['status']))} "
+                               f"{html.escape(str(row['error_message'] or 'no batch result yet'))}</p>")
+            return
+        figures = entity_figures(detections)
+        _show(self.detail, figures["timeline"], figures["episodes"], figures["contributors"])
 
     def state(self) -> dict[str, Any]:
         """What the page shows (for the notebook's summary and tests)."""
@@ -141,3 +149,24 @@ class FleetPage:
         from IPython.display import display
 
         display(self._root)
+
+
+def _show(output, *items: Any) -> None:
+    """Set an Output widget's content (plotly figures, tables, HTML) through its ``outputs`` state.
+
+    Not ``with output: display(...)``, which can stall papermill runs (jupyter/nbclient#312); the same
+    approach as :mod:`workbench.widgets`, which this front door does not import.
+    """
+    import plotly.io as pio
+
+    shown = []
+    for item in items:
+        if isinstance(item, go.Figure):
+            data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(item, validate=False)),
+                    "text/plain": f"plotly figure: {item.layout.title.text or ''}"}
+        elif isinstance(item, pd.DataFrame):
+            data = {"text/html": item.to_html(index=False, na_rep=""), "text/plain": item.to_string(index=False)}
+        else:
+            data = {"text/html": str(item), "text/plain": str(item)}
+        shown.append({"output_type": "display_data", "data": data, "metadata": {}})
+    output.outputs = tuple(shown)
