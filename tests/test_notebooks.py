@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = ROOT / "data" / "samples" / "sample_data_5_3000.csv"
 NOTEBOOK_NAMES = ["01_data_preparation", "02_training", "03_model_inspection", "04_inference", "05_univariate",
-                  "dashboard"]
+                  "06_fleet", "dashboard", "fleet_dashboard"]
 SMALL = {"sliding_window": 30, "epochs": 3}
 TRAIN = {"start_time": "2021-01-01T00:00:00Z", "end_time": "2021-01-02T09:19:00Z"}   # the notebooks default to SMD
 DETECT = {"start_time": "2021-01-02T12:00:00Z", "end_time": "2021-01-03T00:00:00Z", "labels_path": ""}

@@ -54,4 +54,4 @@ def test_cli_univariate_mirrors_the_client(tmp_path):
     assert response["period"] == 7 and len(response["isAnomaly"]) == len(json.loads(body.read_text())["series"])
     bad = subprocess.run([sys.executable, "-m", "workbench.cli", "univariate", "last", str(tmp_path / "none.json")],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "BadArgument" in bad.stderr
+    assert bad.returncode == 2 and "[FileNotFound]" in bad.stderr and "none.json" in bad.stderr

@@ -446,13 +446,17 @@ def _register_notebooks(sub) -> None:
     run.set_defaults(handler=_notebooks_run)
     batch = actions.add_parser("batch", help="run one notebook once per parameter set",
                                description="Run a notebook once per object of a JSON list of parameter sets, one "
-                                           "after the other; each run writes NAME-NNN.ipynb and NAME-NNN.json (its "
-                                           "summary) and batch.json lists them all. Exits 2 if any run failed.")
+                                           "after the other (in parallel on Dask with --workers or --scheduler); "
+                                           "each run writes NAME-NNN.ipynb and NAME-NNN.json (its summary) and "
+                                           "batch.json lists them all. Exits 2 if any run failed.")
     batch.add_argument("notebook", help="the .ipynb to run, e.g. notebooks/04_inference.ipynb")
     batch.add_argument("parameter_sets", help="JSON file: a list of objects of notebook parameters")
     batch.add_argument("--output-dir", "-d", required=True, help="folder for the executed notebooks and summaries")
     batch.add_argument("--progress", action="store_true", help="keep the notebooks' tqdm progress bars")
     batch.add_argument("--html", action="store_true", help="also write each run's HTML report (NAME-NNN.html)")
+    batch.add_argument("--scheduler", help="run the sets in parallel on this Dask scheduler (tcp://host:8786)")
+    batch.add_argument("--workers", type=int, help="run the sets in parallel on an embedded LocalCluster of N "
+                                                   "workers (one kernel each at a time)")
     batch.set_defaults(handler=_notebooks_batch)
     dash = actions.add_parser("dashboard", help="serve the Voila dashboard on localhost",
                               description="Serve notebooks/dashboard.ipynb with Voila (settings in "
@@ -485,7 +489,7 @@ def _notebooks_batch(args: argparse.Namespace) -> dict:
 
     _notebooks_home(args)
     runs = run_batch(args.notebook, read_parameter_sets(args.parameter_sets), args.output_dir,
-                     progress=args.progress, html=args.html)
+                     progress=args.progress, html=args.html, scheduler=args.scheduler, workers=args.workers)
     failed = [r for r in runs if not r.ok]
     if failed:
         lines = "; ".join(f"{r.output}: {r.error['message']}" for r in failed)
@@ -507,9 +511,126 @@ def _notebooks_dashboard(args: argparse.Namespace) -> None:
             process.wait(timeout=30)
 
 
+# ---------------------------------------------------------------- fleets
+
+
+def _register_fleet(sub) -> None:
+    p = sub.add_parser("fleet", help="train, detect and report a fleet (one model per entity) on Dask",
+                       description="Fleets: one model per entity from a folder of sources, a long table (entity "
+                                   "column) or a manifest, trained and scored in parallel on an embedded Dask "
+                                   "LocalCluster (one worker per core) or an existing cluster (--scheduler). "
+                                   "Prints a one-line summary and the ranked report (--json: the full report); "
+                                   "exits 2 if any entity FAILED.")
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    train = actions.add_parser("train", help="train one model per entity",
+                               description="Train every entity of a fleet; entities whose READY model was trained "
+                                           "on the same data and parameters are skipped (unless --retrain).")
+    _add_fleet_source(train)
+    train.add_argument("--sliding-window", type=int, help="slidingWindow of the template (default 300)")
+    train.add_argument("--epochs", type=int, help="training epochs of the template (default 100)")
+    train.add_argument("--start-time", help="startTime of the training data")
+    train.add_argument("--end-time", help="endTime of the training data")
+    train.add_argument("--align-mode", choices=["Inner", "Outer"], help="alignMode of the template")
+    train.add_argument("--fill-na-method", choices=["Linear", "Previous", "Subsequent", "Zero", "Fixed"],
+                       help="fillNAMethod of the template")
+    train.add_argument("--padding-value", type=float, help="paddingValue (with --fill-na-method Fixed)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--retrain", action="store_true", help="train every entity, even unchanged READY ones")
+    _add_fleet_engine(train)
+    train.set_defaults(handler=_fleet_train)
+    detect = actions.add_parser("detect", help="batch-detect every entity with its newest READY model",
+                                description="Score every entity of a fleet source with the newest READY model "
+                                            "of the fleet (--name, default the source's name).")
+    _add_fleet_source(detect)
+    detect.add_argument("--start-time", help="first timestamp to score (earlier rows serve as history)")
+    detect.add_argument("--end-time", help="last timestamp to score")
+    detect.add_argument("--top-contributor-count", type=int, default=10, help="topContributorCount (default 10)")
+    _add_fleet_engine(detect)
+    detect.set_defaults(handler=_fleet_detect)
+    report = actions.add_parser("report", help="the ranked fleet report from the registry",
+                                description="One row per entity of a fleet (newest model and batch result), "
+                                            "ranked by what needs attention now.")
+    report.add_argument("name", help="the fleet's name (as printed by 'fleet train')")
+    report.add_argument("--recent", type=int, default=10, help="last scored rows that count as now (default 10)")
+    _add_fleet_output(report)
+    report.set_defaults(handler=_fleet_report)
+
+
+def _add_fleet_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="a folder of per-entity sources, a long table (.csv/.parquet with an "
+                                       "'entity' column) or a manifest (.csv/.json: entity, dataSource, overrides)")
+    parser.add_argument("--name", help="the fleet's name in the registry (default: the source's name)")
+    parser.add_argument("--layout", default="auto", choices=["auto", "folder", "table", "manifest"],
+                        help="how to read the source (default: guessed)")
+
+
+def _add_fleet_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 (default: "
+                                            "an embedded LocalCluster)")
+    parser.add_argument("--workers", type=int, help="workers of the embedded LocalCluster (default: one per core)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar and the Dask dashboard link")
+    _add_fleet_output(parser)
+
+
+def _add_fleet_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--output", "-o", help="also write the report to this .csv or .json file")
+
+
+def _fleet_train(args: argparse.Namespace) -> None:
+    from workbench.fleet import train_fleet
+
+    template = {"slidingWindow": args.sliding_window, "epochs": args.epochs, "startTime": args.start_time,
+                "endTime": args.end_time}
+    policy = {"alignMode": args.align_mode, "fillNAMethod": args.fill_na_method, "paddingValue": args.padding_value}
+    if any(v is not None for v in policy.values()):
+        template["alignPolicy"] = {k: v for k, v in policy.items() if v is not None}
+    report = train_fleet(args.source, {k: v for k, v in template.items() if v is not None}, name=args.name,
+                         scheduler=args.scheduler, workers=args.workers, seed=args.seed, retrain=args.retrain,
+                         home=args.home, show_progress=args.progress, layout=args.layout)
+    _fleet_output(args, report)
+
+
+def _fleet_detect(args: argparse.Namespace) -> None:
+    from workbench.fleet import detect_fleet
+
+    report = detect_fleet(args.source, name=args.name, start_time=args.start_time, end_time=args.end_time,
+                          top_contributor_count=args.top_contributor_count, scheduler=args.scheduler,
+                          workers=args.workers, home=args.home, show_progress=args.progress, layout=args.layout)
+    _fleet_output(args, report)
+
+
+def _fleet_report(args: argparse.Namespace) -> None:
+    from workbench.fleet import fleet_report
+
+    _fleet_output(args, fleet_report(args.name, home=args.home, recent=args.recent))
+
+
+def _fleet_output(args: argparse.Namespace, report) -> None:
+    """Summary and table (or JSON) on stdout; a WorkbenchError (exit 2) when an entity FAILED."""
+    from workbench.exceptions import ErrorCode
+    from workbench.fleet.report import report_records, summary_line, write_report
+
+    if args.output:
+        write_report(report, args.output)
+    name = report.attrs.get("fleet", "")
+    if args.json:
+        print(json.dumps({"fleet": name, "run": report.attrs.get("run"), "entities": report_records(report)},
+                         indent=2, default=str))
+    else:
+        print(f"fleet '{name}': {summary_line(report)}")
+        columns = ["entity", "attention", "status", "anomalies", "latest_severity", "peak_severity",
+                   "top_contributors", "error_code"]
+        print(report[columns].fillna("").to_string(index=False))
+    failed = report[report["attention"] == "failed"]
+    if len(failed):
+        raise WorkbenchError(ErrorCode.FLEET_INCOMPLETE, f"{len(failed)} of {len(report)} entities failed: "
+                             + ", ".join(f"{r.entity} ({r.error_code})" for r in failed.itertuples()))
+
+
 _REGISTRY: list[Callable] = [_register_prepare, _register_zip_upload, _register_train, _register_models,
                              _register_detect, _register_detect_last, _register_univariate, _register_serve,
-                             _register_notebooks]
+                             _register_notebooks, _register_fleet]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,6 +67,11 @@ class ErrorCode:
     DETECTION_INTERRUPTED = "DetectionInterrupted"
     INSUFFICIENT_HISTORICAL_DATA = "InsufficientHistoricalData"
     NOTEBOOK_FAILED = "NotebookFailed"
+    # fleets
+    DETECTION_FAILED = "DetectionFailed"
+    WORKER_LOST = "WorkerLost"
+    FLEET_INCOMPLETE = "FleetIncomplete"
+    NO_READY_MODEL = "NoReadyModel"
     # univariate (v1.1 /timeseries)
     INVALID_GRANULARITY = "InvalidGranularity"
     REQUIRED_GRANULARITY = "RequiredGranularity"

@@ -199,6 +199,29 @@ class ModelInfo(_Contract):
 
 
 @dataclass
+class FleetMember(_Contract):
+    """Not v1.1: marks a model or batch result as one entity's in a fleet (``workbench.fleet``)."""
+
+    name: str
+    entity: str
+    fingerprint: str | None = None          # the entity's data and parameters, for skip-on-rerun
+    training_seconds: float | None = None
+    detection_seconds: float | None = None
+    rows: int | None = None
+    variables: int | None = None
+    epochs: int | None = None
+    worker: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any] | None) -> "FleetMember | None":
+        if not body:
+            return None
+        return cls(str(body["name"]), str(body["entity"]), body.get("fingerprint"), body.get("trainingSeconds"),
+                   body.get("detectionSeconds"), body.get("rows"), body.get("variables"), body.get("epochs"),
+                   body.get("worker"))
+
+
+@dataclass
 class Model(_Contract):
     """A stored model (the v1.1 ``AnomalyDetectionModel``): id, times and its ``modelInfo``."""
 
@@ -206,6 +229,7 @@ class Model(_Contract):
     created_time: str
     last_updated_time: str
     model_info: ModelInfo
+    fleet: FleetMember | None = None  # not v1.1: set for a fleet entity's model
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> "Model":
@@ -215,7 +239,7 @@ class Model(_Contract):
         info.errors = _errors(raw.get("errors"))
         info.diagnostics_info = DiagnosticsInfo.from_json(raw.get("diagnosticsInfo") or {})
         return cls(str(body.get("modelId", "")), str(body.get("createdTime", "")),
-                   str(body.get("lastUpdatedTime", "")), info)
+                   str(body.get("lastUpdatedTime", "")), info, FleetMember.from_json(body.get("fleet")))
 
 
 def _errors(raw: Any) -> list[ErrorResponse]:
@@ -352,11 +376,13 @@ class DetectionResult(_Contract):
     result_id: str
     summary: DetectionSummary
     results: list[AnomalyState] = field(default_factory=list)
+    fleet: FleetMember | None = None  # not v1.1: set for a fleet entity's result
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> "DetectionResult":
-        return cls(str(body.get("resultId", "")), DetectionSummary.from_json(_require_mapping(body.get("summary"),
-                                                                                              "summary")))
+        return cls(str(body.get("resultId", "")),
+                   DetectionSummary.from_json(_require_mapping(body.get("summary"), "summary")),
+                   fleet=FleetMember.from_json(body.get("fleet")))
 
 
 @dataclass
@@ -384,6 +410,7 @@ __all__ = [
     "VariableState",
     "ModelInfo",
     "Model",
+    "FleetMember",
     "ModelState",
     "DiagnosticsInfo",
     "DetectionRequest",

@@ -160,12 +160,17 @@ def run_batch(
     log_output: bool = False,
     timeout: int | None = None,
     html: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    client: Any = None,
 ) -> list[NotebookRun]:
-    """Run a notebook once per parameter set, one after the other, as users' batch runs do.
+    """Run a notebook once per parameter set, as users' batch runs do: one after the other, or in parallel on Dask.
 
     Run ``i`` writes ``<stem>-<i>.ipynb`` and ``<stem>-<i>.json`` (its summary),
     with ``html`` also ``<stem>-<i>.html``, under ``output_dir``; ``batch.json`` lists every run.  A failing run is
-    recorded (``error``) and the others still run.
+    recorded (``error``) and the others still run.  With ``scheduler``, ``workers`` or ``client`` the runs are
+    tasks on the fleet's Dask engine (an embedded LocalCluster of ``workers`` processes, or a cluster), one
+    kernel per worker at a time.
     """
     path = _notebook(notebook)
     if isinstance(parameter_sets, Mapping) or not parameter_sets:
@@ -173,11 +178,13 @@ def run_batch(
     declared = notebook_parameters(path)
     checked = [_check_parameters(path, declared, p) for p in parameter_sets]
     folder = Path(output_dir)
-    runs = []
-    for i, params in enumerate(checked):
-        output = folder / f"{path.stem}-{i:03d}.ipynb"
-        runs.append(_run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout,
-                         html))
+    outputs = [folder / f"{path.stem}-{i:03d}.ipynb" for i in range(len(checked))]
+    if scheduler or workers or client is not None:
+        runs = _run_parallel(path, declared, outputs, checked, progress, log_output, timeout, html, scheduler,
+                             workers, client)
+    else:
+        runs = [_run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout, html)
+                for output, params in zip(outputs, checked)]
     atomic_write_text(folder / "batch.json", json.dumps(
         {"notebook": str(path), "runs": [r.to_json() for r in runs],
          "failed": sum(not r.ok for r in runs)}, indent=2, default=str))
@@ -224,6 +231,44 @@ def export_html(notebook: str | os.PathLike[str], target: str | os.PathLike[str]
     body, _ = HTMLExporter(template_name="lab").from_filename(str(source))
     atomic_write_text(target, body)
     return target
+
+
+KERNEL_START_STAGGER = 1.5  # seconds between the first kernels of a parallel batch (papermill#511 port races)
+
+
+def _run_parallel(path, declared, outputs, checked, progress, log_output, timeout, html, scheduler, workers,
+                  client) -> list[NotebookRun]:
+    """The runs as Dask tasks; the first wave starts staggered, and a run whose kernel failed to start retries."""
+    from distributed import wait
+
+    from workbench.fleet.engine import connect
+
+    with connect(client, scheduler=scheduler, workers=workers, show_dashboard=progress) as dask:
+        slots = max(1, len(dask.scheduler_info(n_workers=-1)["workers"]))
+        futures = [dask.submit(_run_task, path, declared, output, params, progress, log_output, timeout, html,
+                               KERNEL_START_STAGGER * i if i < slots else 0.0, pure=False)
+                   for i, (output, params) in enumerate(zip(outputs, checked))]
+        wait(futures)
+        runs = []
+        for future, output, params in zip(futures, outputs, checked):
+            try:
+                runs.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - a lost worker: recorded like a failed run
+                runs.append(NotebookRun(str(path), str(output.resolve()), params, None, 0.0,
+                                        {"code": NOTEBOOK_FAILED, "message": f"{type(exc).__name__}: {exc}"}))
+        return runs
+
+
+def _run_task(path, declared, output, params, progress, log_output, timeout, html, delay) -> NotebookRun:
+    """One run on a worker; a kernel that dies while starting (a port taken by a concurrent kernel) gets one retry."""
+    import random
+
+    time.sleep(delay)
+    try:
+        return _run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout, html)
+    except RuntimeError:  # "Kernel died before replying to kernel_info": nothing of the notebook ran yet
+        time.sleep(1.0 + 2.0 * random.random())
+        return _run(path, declared, output, params, output.with_suffix(".json"), progress, log_output, timeout, html)
 
 
 def _check_parameters(path: Path, declared: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
