@@ -7,9 +7,9 @@
 Suites: ``accuracy`` (SMD 3 machines + SKAB; product, anchor, PCA, IsolationForest,
 random; VUS-PR first), ``gutentag`` (the same on 29 synthetic GutenTAG datasets,
 per anomaly kind and per base; needs ``benchmarks/.venv-gutentag`` from
-``benchmarks/setup_gutentag.sh``, skipped with a note without it), ``speed`` (product vs anchor: training, batch scoring,
-detect-last, import), ``scale`` (1,000,000 x 20 synthetic: data prep, training,
-inference).  The anchor (Microsoft's time-series-anomaly-detector 0.4.0) runs in
+``benchmarks/setup_gutentag.sh``, skipped with a note without it), ``speed``
+(product vs anchor: training, batch scoring, detect-last, import), ``scale``
+(1,000,000 x 20 synthetic: data prep, training, inference).  The anchor (Microsoft's time-series-anomaly-detector 0.4.0) runs in
 ``benchmarks/.venv-anchor``, built by ``benchmarks/setup_anchor.sh`` when missing.
 Writes ``report.md`` and ``report.json`` (``--report-name``) to ``--output``
 (default ``benchmarks/results``).
