@@ -119,6 +119,15 @@ def _accuracy_section(acc: dict) -> list[str]:
 GUTENTAG_TABLES = (("vus_pr", "VUS-PR"), ("auc_pr", "AUC-PR"), ("f1", "F1 of the method's own flags (no point adjustment)"))
 
 
+def _pm_seeds(row: dict | None, key: str, percent: bool = False) -> str:
+    """``mean ± std`` over seeds, or the bare mean where only one seed ran (no spread to show)."""
+    if not row or key not in row:
+        return "n/a"
+    if row.get("n_seeds", 0) > 1:
+        return _pm(row[key], percent)
+    return f"{row[key]['mean'] * 100:.1f}" if percent else f"{row[key]['mean']:.3f}"
+
+
 def _group_table(rows: list[dict], methods: list[str], metric: str, label: str) -> list[str]:
     groups = sorted({r["group"] for r in rows})
     cell = {(r["group"], r["method"]): r for r in rows}
@@ -126,7 +135,7 @@ def _group_table(rows: list[dict], methods: list[str], metric: str, label: str) 
              "|---|---|" + "---|" * len(methods)]
     for g in groups:
         n = max((cell[(g, m)]["n_benchmarks"] for m in methods if (g, m) in cell), default=0)
-        lines.append(f"| {g} | {n} | " + " | ".join(_pm(cell.get((g, m), {}).get(metric)) for m in methods) + " |")
+        lines.append(f"| {g} | {n} | " + " | ".join(_pm_seeds(cell.get((g, m)), metric) for m in methods) + " |")
     return lines
 
 
@@ -142,7 +151,8 @@ def _gutentag_section(gt: dict) -> list[str]:
              "Each method trains on GutenTAG's anomaly-free training series of the dataset and scores its test "
              f"series; window {s['window']} rows; {s['epochs']} epochs for the anchor, {s['product_epochs']} for the "
              f"product; torch threads {s['threads']}. Seeds: {seed_text}. Cells are mean ± sample standard "
-             "deviation over seeds of the mean over the datasets of the row (one seed: ± 0). VUS-PR (primary; "
+             "deviation over seeds of the mean over the datasets of the row (a method run with one seed: its "
+             "value, no spread). VUS-PR (primary; "
              f"buffer: {s['vus_window']}), AUC-PR point-wise, F1 of each method's own flags (product and anchor: "
              "`isAnomaly`; PCA: 99th percentile of its training scores) without point adjustment, as in the "
              "accuracy section.", ""]
@@ -154,9 +164,9 @@ def _gutentag_section(gt: dict) -> list[str]:
         max(1, sum(b["test_rows"] for b in gt["benchmarks"]))
     for m in methods:
         r = cell.get(m, {})
-        lines.append(f"| {METHOD_NAMES.get(m, m)} | {_pm(r.get('vus_pr'))} | {_pm(r.get('auc_pr'))} | "
-                     f"{_pm(r.get('auc_roc'))} | {_pm(r.get('f1'))} | {_pm(r.get('flagged_share'), percent=True)} | "
-                     f"{r.get('n_benchmarks', 0)} |")
+        lines.append(f"| {METHOD_NAMES.get(m, m)} | " + " | ".join(
+            _pm_seeds(r, k, percent=(k == "flagged_share"))
+            for k in ("vus_pr", "auc_pr", "auc_roc", "f1", "flagged_share")) + f" | {r.get('n_benchmarks', 0)} |")
     lines += ["", f"True anomaly share over all test rows: {100 * share:.1f}%.", ""]
     for metric, title in GUTENTAG_TABLES:
         lines += [f"### {title} per anomaly kind", ""] + _group_table(gt["by_kind"], methods, metric, "kind") + [""]
@@ -168,7 +178,7 @@ def _gutentag_section(gt: dict) -> list[str]:
               "|---|---|---|---|---|---|---|" + "---|" * len(methods)]
     summary = {(r["benchmark"], r["method"]): r for r in gt["summary"]}
     for b in gt["benchmarks"]:
-        cells = " | ".join(_pm(summary.get((b["benchmark"], m), {}).get("vus_pr")) for m in methods)
+        cells = " | ".join(_pm_seeds(summary.get((b["benchmark"], m)), "vus_pr") for m in methods)
         lines.append(f"| {b['benchmark'].split('/', 1)[-1]} | {b['base']} | {b['kind']} | {b['variables']} | "
                      f"{b['train_rows']:,}/{b['test_rows']:,} | {100 * b['anomaly_share']:.1f}% | "
                      f"{b['vus_windows'][0]} | {cells} |")
