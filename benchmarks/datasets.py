@@ -227,7 +227,7 @@ def generate_gutentag(config: Path, cache_dir: Path, log=None) -> Path:
     env = dict(os.environ, TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
     env.pop("PYTHONPATH", None)
     proc = subprocess.run([str(GUTENTAG_PYTHON), str(GUTENTAG_RUNNER), str(config), str(tmp)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise GutenTAGUnavailable(f"GutenTAG failed on {config.name} (exit {proc.returncode}):\n"
                                   f"{proc.stderr[-3000:]}")

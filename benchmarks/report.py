@@ -116,7 +116,8 @@ def _accuracy_section(acc: dict) -> list[str]:
     return lines
 
 
-GUTENTAG_TABLES = (("vus_pr", "VUS-PR"), ("auc_pr", "AUC-PR"), ("f1", "F1 of the method's own flags (no point adjustment)"))
+GUTENTAG_TABLES = (("vus_pr", "VUS-PR"), ("auc_pr", "AUC-PR"),
+                   ("f1", "F1 of the method's own flags (no point adjustment)"))
 
 
 def _pm_seeds(row: dict | None, key: str, percent: bool = False) -> str:

@@ -9,8 +9,9 @@ random; VUS-PR first), ``gutentag`` (the same on 29 synthetic GutenTAG datasets,
 per anomaly kind and per base; needs ``benchmarks/.venv-gutentag`` from
 ``benchmarks/setup_gutentag.sh``, skipped with a note without it), ``speed``
 (product vs anchor: training, batch scoring, detect-last, import), ``scale``
-(1,000,000 x 20 synthetic: data prep, training, inference).  The anchor (Microsoft's time-series-anomaly-detector 0.4.0) runs in
-``benchmarks/.venv-anchor``, built by ``benchmarks/setup_anchor.sh`` when missing.
+(1,000,000 x 20 synthetic: data prep, training, inference).  The anchor
+(Microsoft's time-series-anomaly-detector 0.4.0) runs in ``benchmarks/.venv-anchor``,
+built by ``benchmarks/setup_anchor.sh`` when missing.
 Writes ``report.md`` and ``report.json`` (``--report-name``) to ``--output``
 (default ``benchmarks/results``).
 """
@@ -130,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                      "anchor_versions": _anchor_versions() if "anchor" in methods else None,
                      "notes": notes, "accuracy": None, "gutentag": None, "speed": None, "scale": None}
     suites = ("accuracy", "gutentag", "speed", "scale") if args.suite == "all" else (args.suite,)
-    accuracy_kwargs = dict(quick=args.quick, reuse_anchor=args.reuse_anchor, vus_window=args.vus_window,
-                           threads=args.threads, product_epochs=1 if args.quick else product_epochs,
-                           cache_dir=args.cache, log=log,
-                           method_seeds={"anchor": args.anchor_seeds} if args.anchor_seeds else None)
+    accuracy_kwargs = {"quick": args.quick, "reuse_anchor": args.reuse_anchor, "vus_window": args.vus_window,
+                       "threads": args.threads, "product_epochs": 1 if args.quick else product_epochs,
+                       "cache_dir": args.cache, "log": log,
+                       "method_seeds": {"anchor": args.anchor_seeds} if args.anchor_seeds else None}
     if "accuracy" in suites:
         from benchmarks.accuracy import run_accuracy
         results["accuracy"] = run_accuracy(methods, seeds, 1 if args.quick else args.epochs, **accuracy_kwargs)
