@@ -136,7 +136,7 @@ def test_long_tables_and_manifests(fleet_dir, client, tmp_path):
     assert report.loc["pump-c", "status"] == "FAILED"
     assert "row 4" in report.loc["pump-c", "error_message"]
     model = Registry(home).get_model(report.loc["pump-a", "model_id"])
-    assert model["modelInfo"]["slidingWindow"] == 40 and model["fleet"]["entity"] == "pump-a"
+    assert model.model_info.sliding_window == 40 and model.fleet.entity == "pump-a"
 
     as_json = tmp_path / "manifest.json"
     as_json.write_text(json.dumps({"entities": [
