@@ -111,18 +111,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for task in args.tasks.split(","):
-        figures = {}
-        for policy in ("old", "new"):
-            for busy in (False, True):
-                runs = [measure(task, policy, busy, args.epochs) for _ in range(args.repeats)]
-                figures[(policy, busy)] = statistics.median(runs)
-                print(f"{task:9s} {policy} {'busy' if busy else 'idle'}: "
-                      + " ".join(f"{r:.2f}" for r in runs), flush=True)
+        runs: dict[tuple[str, bool], list[float]] = {}
+        for _ in range(args.repeats):  # interleaved, so that other users' load drifts into every column alike
+            for policy in ("new", "old"):
+                for busy in (False, True):
+                    runs.setdefault((policy, busy), []).append(measure(task, policy, busy, args.epochs))
+        figures = {key: statistics.median(values) for key, values in runs.items()}
+        for (policy, busy), values in runs.items():
+            print(f"{task:9s} {policy} {'busy' if busy else 'idle'}: " + " ".join(f"{r:.2f}" for r in values),
+                  flush=True)
         rows.append({
             "task": task, **{f"{p}_{'busy' if b else 'idle'}_s": round(v, 3) for (p, b), v in figures.items()},
             "old_busy_over_idle": round(figures[("old", True)] / figures[("old", False)], 2),
             "new_busy_over_idle": round(figures[("new", True)] / figures[("new", False)], 2),
             "old_over_new_busy": round(figures[("old", True)] / figures[("new", True)], 2),
+            "load_average": os.getloadavg()[0],
         })
     print("\n| task | old idle s | old busy s | new idle s | new busy s | old busy/idle | new busy/idle |"
           " old/new busy |\n|---|---|---|---|---|---|---|---|")

@@ -53,6 +53,7 @@ from workbench.contracts import (
     SENSITIVITY_DEFAULT,
     ImputeMode,
     TimeGranularity,
+    TimestampPolicy,
     UnivariateChangePointDetectionOptions,
     UnivariateChangePointDetectionResult,
     UnivariateDetectionOptions,
@@ -60,7 +61,7 @@ from workbench.contracts import (
     UnivariateLastDetectionResult,
 )
 from workbench.exceptions import ErrorCode, ValidationError
-from workbench.timegrid import infer_granularity
+from workbench.timegrid import infer_granularity, step_text
 from workbench.univariate._period import detect_period
 from workbench.univariate._seasonal import (
     decompose,
@@ -112,8 +113,8 @@ def _fill(values: np.ndarray, at: np.ndarray, length: int, mode: ImputeMode, fix
     return grid
 
 
-def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode,
-          fixed: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode, fixed: float | None,
+          options: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """``(grid values, grid step of each input point)``; notFill and granularity none keep the points as given."""
     x = values.to_numpy(dtype=float)
     if positions is None or mode is ImputeMode.NOT_FILL:
@@ -121,10 +122,16 @@ def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode,
     at = np.asarray(positions, dtype=np.int64)
     length = int(at[-1]) + 1
     if length - len(x) > MAX_MISSING_RATIO * length:
+        hint = ""
+        if options is not None and options.timestamps is not None:
+            dominant = infer_granularity(options.timestamps)
+            hint = (f" The grid is {options.granularity.value} with {options.custom_interval} as interval "
+                    f"({step_text(options.granularity, options.custom_interval)}) while the series' most common step "
+                    f"is {step_text(*dominant)}: give granularity/customInterval for that step.")
         raise ValidationError(
             ErrorCode.INVALID_SERIES,
             f"Ratio of missing points should be less than 50%: the timestamps span {length} steps "
-            f"but only {len(x)} points are given.",
+            f"but only {len(x)} points are given.{hint}",
         )
     return _fill(x, at, length, mode, fixed), at
 
@@ -269,15 +276,18 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
 
 
 def _run(options: UnivariateDetectionOptions) -> tuple[int, dict[str, np.ndarray]]:
-    grid, at = _grid(options.values, options.positions, options.impute_mode, options.impute_fixed_value)
+    grid, at = _grid(options.values, options.positions, options.impute_mode, options.impute_fixed_value, options)
     period = _period_of(grid, options.period, options.granularity, options.custom_interval)
     result = _detect(grid, period, options.sensitivity, options.max_anomaly_ratio)
     return period, {k: v[at] for k, v in result.items()}
 
 
 def entire_detection(options: UnivariateDetectionOptions) -> UnivariateEntireDetectionResult:
-    """Detect anomalies over the whole series (``/timeseries/entire/detect``)."""
+    """Detect anomalies over the whole series (``/timeseries/entire/detect``); one entry per input
+    point, also when a ``timestampPolicy`` merged or reordered them."""
     period, r = _run(options)
+    if options.source_rows is not None:
+        r = {k: v[options.source_rows] for k, v in r.items()}
     return UnivariateEntireDetectionResult(
         period=period, expected_values=r["expected"], upper_margins=r["margin"], lower_margins=r["margin"],
         is_anomaly=r["anomaly"], is_negative_anomaly=r["negative"], is_positive_anomaly=r["positive"],
@@ -340,11 +350,12 @@ def _change_points(x: np.ndarray, period: int, w: int, level: float) -> tuple[np
 
 def change_point_detection(options: UnivariateChangePointDetectionOptions) -> UnivariateChangePointDetectionResult:
     """Trend change points (``/timeseries/changepoint/detect``)."""
-    grid, at = _grid(options.values, options.positions, ImputeMode.LINEAR, None)
+    grid, at = _grid(options.values, options.positions, ImputeMode.LINEAR, None, options)
     period = _period_of(grid, options.period, options.granularity, options.custom_interval)
     is_cp, confidence = _change_points(grid, period, options.stable_trend_window, options.threshold)
-    return UnivariateChangePointDetectionResult(period=period, is_change_point=is_cp[at],
-                                                confidence_scores=confidence[at])
+    rows = at if options.source_rows is None else at[options.source_rows]
+    return UnivariateChangePointDetectionResult(period=period, is_change_point=is_cp[rows],
+                                                confidence_scores=confidence[rows])
 
 
 # ---------------------------------------------------------------- public API: v1.1 JSON
@@ -370,32 +381,50 @@ def detect_change_point(request: dict[str, Any]) -> dict[str, Any]:
 
 def _params(series: pd.Series, granularity: str | None, custom_interval: int | None, **fields: Any) -> dict[str, Any]:
     if granularity is None:
-        granularity, inferred = infer_granularity(series.index)
+        index = series.index[series.notna().to_numpy()] if isinstance(series, pd.Series) else None
+        granularity, inferred = infer_granularity(index)
         custom_interval = inferred if custom_interval is None else custom_interval
     body = {"granularity": granularity, "customInterval": custom_interval}
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
 
 
+def _index(series: pd.Series, options: Any) -> pd.Index:
+    """The output rows: the non-missing points, or the points a timestamp policy left."""
+    if options.source_rows is not None:
+        return options.timestamps
+    return series.index[series.notna().to_numpy()]
+
+
+def _policy(value: Any) -> dict[str, Any] | None:
+    policy = TimestampPolicy.of(value)
+    return None if policy.strict else policy.to_json()
+
+
 def detect_entire(series: pd.Series, *, granularity: str | None = None, custom_interval: int | None = None,
                   period: int | None = None, sensitivity: int = SENSITIVITY_DEFAULT,
                   max_anomaly_ratio: float = MAX_ANOMALY_RATIO_DEFAULT, impute_mode: str = "auto",
-                  impute_fixed_value: float | None = None) -> pd.DataFrame:
+                  impute_fixed_value: float | None = None, timestamp_policy: Any = None) -> pd.DataFrame:
     """Entire-series detection on a Series indexed by timestamp (NaN = missing point).
 
-    Granularity and interval are inferred from the index when not given.  Returns one row per
-    non-missing point: value, expected_value, upper_margin, lower_margin, is_anomaly,
-    is_negative_anomaly, is_positive_anomaly, severity; ``attrs["period"]`` holds the period.
+    Granularity and interval are inferred from the index when not given (its most common step).
+    ``timestamp_policy="lenient"`` accepts irregular timestamps: points off the grid are snapped to
+    it, repeated timestamps (the hour clocks go back) averaged and the series sorted; a dict such as
+    ``{"snap": True, "duplicates": "last"}`` picks each rule (:class:`~workbench.contracts.TimestampPolicy`).
+    Returns one row per non-missing point (per regular point with a policy): value, expected_value,
+    upper_margin, lower_margin, is_anomaly, is_negative_anomaly, is_positive_anomaly, severity;
+    ``attrs["period"]`` holds the period.
     """
     options = UnivariateDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, sensitivity=sensitivity,
-        maxAnomalyRatio=max_anomaly_ratio, imputeMode=impute_mode, imputeFixedValue=impute_fixed_value))
+        maxAnomalyRatio=max_anomaly_ratio, imputeMode=impute_mode, imputeFixedValue=impute_fixed_value,
+        timestampPolicy=_policy(timestamp_policy)))
     period_found, r = _run(options)
     frame = pd.DataFrame({
         "value": options.values.to_numpy(), "expected_value": r["expected"], "upper_margin": r["margin"],
         "lower_margin": r["margin"], "is_anomaly": r["anomaly"], "is_negative_anomaly": r["negative"],
         "is_positive_anomaly": r["positive"], "severity": r["severity"],
-    }, index=series.index[series.notna().to_numpy()])
+    }, index=_index(series, options))
     frame.attrs["period"] = period_found
     return frame
 
@@ -416,14 +445,21 @@ def detect_last(series: pd.Series, **params: Any) -> pd.Series:
 
 def detect_change_points(series: pd.Series, *, granularity: str | None = None, custom_interval: int | None = None,
                          period: int | None = None, stable_trend_window: int | None = None,
-                         threshold: float = CHANGE_POINT_THRESHOLD_DEFAULT) -> pd.DataFrame:
-    """Change points of a Series indexed by timestamp: columns value, is_change_point, confidence_score."""
+                         threshold: float = CHANGE_POINT_THRESHOLD_DEFAULT,
+                         timestamp_policy: Any = None) -> pd.DataFrame:
+    """Change points of a Series indexed by timestamp: columns value, is_change_point, confidence_score;
+    ``timestamp_policy`` as in :func:`detect_entire`."""
     options = UnivariateChangePointDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, stableTrendWindow=stable_trend_window,
-        threshold=threshold))
+        threshold=threshold, timestampPolicy=_policy(timestamp_policy)))
     result = change_point_detection(options)
+    if options.source_rows is not None:  # one row per regular point, as the values
+        first = np.unique(options.source_rows, return_index=True)[1]
+        result = UnivariateChangePointDetectionResult(
+            period=result.period, is_change_point=np.asarray(result.is_change_point)[first],
+            confidence_scores=np.asarray(result.confidence_scores)[first])
     frame = pd.DataFrame({"value": options.values.to_numpy(), "is_change_point": result.is_change_point,
                           "confidence_score": result.confidence_scores},
-                         index=series.index[series.notna().to_numpy()])
+                         index=_index(series, options))
     frame.attrs["period"] = result.period
     return frame
