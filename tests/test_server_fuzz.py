@@ -80,6 +80,7 @@ def model_id(app):
     while app.get(f"{P}/multivariate/models/{model}", headers=HEADERS).json()["modelInfo"]["status"] \
             not in ("READY", "FAILED") and time.time() < deadline:
         time.sleep(0.2)
+    assert app.get(f"{P}/multivariate/models/{model}", headers=HEADERS).json()["modelInfo"]["status"] == "READY"
     return model
 
 

@@ -227,6 +227,6 @@ def _int_param(value: str | None, name: str, default: int) -> int:
         number = int(value)
     except ValueError:
         raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must be an integer; got {value!r}") from None
-    if number < 0:
-        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must not be negative; got {number}")
+    if not 0 <= number <= 2**31 - 1:
+        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must be an integer in [0, 2147483647]; got {value}")
     return number

@@ -81,6 +81,7 @@ FALSE_ALARM_RATE = 0.05  # chance of one false anomaly in a clean series at sens
 MIN_THRESHOLD = 3.0  # sigmas, for short series
 SENSITIVITY_SPAN = 33.0  # each 33 sensitivity points below 99 add one more threshold width
 CHI2_1_MEDIAN = 0.4549364  # median of a chi-square with 1 degree of freedom
+QUARTILE_ABS_NORMAL = 0.3186394  # lower quartile of |z| for a standard normal z
 REFITS = 2  # trend refits with the anomalous points taken out
 MIN_WINDOWS = 10  # disjoint windows a stretch scale needs in the series
 SCALE_SAMPLE = 100_000  # points sampled to centre and scale each remedian level
@@ -136,10 +137,26 @@ def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode, fixe
     return _fill(x, at, length, mode, fixed), at
 
 
+WEEK = 7  # a detected period repeated this often (days in a week) is tried as the period
+WEEKLY_GAIN = 0.5  # ... and kept when it halves the spread of the differences one period apart
+
+
 def _period_of(grid: np.ndarray, period: int | None, granularity: TimeGranularity, interval: int) -> int:
     if period is not None:
         return period if period >= 2 else 0
-    return detect_period(grid, granularity.value, interval)
+    found = detect_period(grid, granularity.value, interval)
+    return _weekly(grid, found)
+
+
+def _weekly(x: np.ndarray, period: int) -> int:
+    """``WEEK x period`` instead of a daily ``period`` when the series holds more than two such
+    periods and differences one week apart are much steadier than one day apart (weekdays and
+    weekends follow different daily patterns: one daily profile would flag every weekend)."""
+    week = WEEK * period
+    if period < 2 or len(x) <= 2 * week:
+        return period
+    daily, weekly = np.std(x[period:] - x[:-period]), np.std(x[week:] - x[:-week])
+    return week if weekly < WEEKLY_GAIN * daily else period
 
 
 # ---------------------------------------------------------------- entire / last
@@ -219,6 +236,19 @@ def _strongest(score: np.ndarray, candidates: np.ndarray, limit: int) -> np.ndar
     return keep & candidates
 
 
+def _seasonal_noise(x: np.ndarray, period: int) -> float:
+    """The noise's sigma from differences one period apart of the detrended series (they cancel a
+    steady seasonal pattern):
+    a floor for the residuals' own scale, which a seasonal profile fitted to few periods shrinks
+    (each phase's profile follows its own few points), so that clean series are not flagged."""
+    if period < 2 or len(x) < 3 * period:
+        return 0.0
+    d = x[period:] - x[:-period]
+    # the lower quartile of |d - median| (0.3186 sigma for normal noise): anomalies, which sit in
+    # two differences each, move it less than the median
+    return float(np.quantile(np.abs(d - np.median(d)), 0.25)) / QUARTILE_ABS_NORMAL / math.sqrt(2.0)
+
+
 def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> dict[str, np.ndarray]:
     """Per grid point: expected value, margins, anomaly flags and severity."""
     n = len(x)
@@ -228,7 +258,7 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
     cap = max(1, math.ceil(n * max_ratio))
     most = max(cap, n // 2)  # robust fits break down beyond half of the points
     jitter = dither(n, grid_step(x))  # gridded values: measured scales see the grid step
-    floor = FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0
+    floor = max(FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0, _seasonal_noise(x - trend, period))
     y = x - seasonal
     everything = np.ones(n, dtype=bool)
 
@@ -392,7 +422,8 @@ def _params(series: pd.Series, granularity: str | None, custom_interval: int | N
 def _index(series: pd.Series, options: Any) -> pd.Index:
     """The output rows: the non-missing points, or the points a timestamp policy left."""
     if options.source_rows is not None:
-        return options.timestamps
+        naive = isinstance(series.index, pd.DatetimeIndex) and series.index.tz is None
+        return options.timestamps.tz_localize(None) if naive else options.timestamps
     return series.index[series.notna().to_numpy()]
 
 
