@@ -231,6 +231,7 @@ def vus_comparison(quick: bool) -> dict:
             "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
             "ours_severity": vus_pr(y, ov), "anchor_severity": vus_pr(y, av),
             "ours_flags": vus_pr(y, of.astype(float)), "anchor_flags": vus_pr(y, af.astype(float)),
+            "true_share": float(np.mean(y)), "ours_share": float(np.mean(of)), "anchor_share": float(np.mean(af)),
         })
     summary = {}
     for group in ("SMD", "SKAB", "all"):
@@ -290,7 +291,7 @@ def clean_series() -> list[dict]:
     return out
 
 
-def flagged_share(quick: bool) -> dict:
+def flagged_share(quick: bool, vus_rows: list[dict] | None = None) -> dict:
     """Share of points flagged: on clean series (false alarms; goal at most 1%) and on the labelled
     columns against their labelled share (goal within half to twice it; how often the 25%
     maxAnomalyRatio cap is reached), ours and the anchor's on the same values."""
@@ -307,15 +308,19 @@ def flagged_share(quick: bool) -> dict:
             c["anchor"] = float(np.mean(flags))
     for c in clean:
         del c["values"]
-    series = labelled_series(quick)
-    _, ours_f, _, _ = _ours(series)
-    anchor_f = _anchor(series)[1] if ANCHOR_PYTHON.exists() else [None] * len(series)
-    rows = []
-    for s, of, af in zip(series, ours_f, anchor_f):
-        row = {"name": s["name"], "true": float(np.mean(s["labels"])), "ours": float(np.mean(of))}
-        if af is not None:
-            row["anchor"] = float(np.mean(af))
-        rows.append(row)
+    if vus_rows is not None:  # the labelled runs of the VUS-PR section
+        rows = [{"name": r["name"], "true": r["true_share"], "ours": r["ours_share"], "anchor": r["anchor_share"]}
+                for r in vus_rows]
+    else:
+        series = labelled_series(quick)
+        _, ours_f, _, _ = _ours(series)
+        anchor_f = _anchor(series)[1] if ANCHOR_PYTHON.exists() else [None] * len(series)
+        rows = []
+        for s, of, af in zip(series, ours_f, anchor_f):
+            row = {"name": s["name"], "true": float(np.mean(s["labels"])), "ours": float(np.mean(of))}
+            if af is not None:
+                row["anchor"] = float(np.mean(af))
+            rows.append(row)
     summary = {}
     for side in ("ours", "anchor"):
         part = [r for r in rows if side in r]
@@ -350,7 +355,8 @@ def main(argv: list[str]) -> int:
     else:
         report["vus_pr"] = "not run: benchmarks/.venv-anchor is missing (benchmarks/setup_anchor.sh builds it)"
         print(report["vus_pr"])
-    report["flagged_share"] = flagged_share(quick)
+    report["flagged_share"] = flagged_share(quick, report["vus_pr"]["per_series"]
+                                            if isinstance(report["vus_pr"], dict) else None)
     print(json.dumps({k: v for k, v in report["flagged_share"].items() if k != "labelled"}, indent=1))
     if not quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,11 @@ import pytest
 from workbench.contracts import TimestampPolicy, UnivariateDetectionOptions
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.timegrid import infer_granularity, off_grid, snap
-from workbench.univariate import detect_change_points, detect_entire, detect_entire_series
+from workbench.univariate import (
+    detect_change_points,
+    detect_entire,
+    detect_entire_series,
+)
 
 
 def _daily(n: int = 2016, step: str = "5min", noise: float = 0.01, seed: int = 0) -> pd.Series:

@@ -49,7 +49,9 @@ def test_agrees_with_service_batch_response():
     ours = detect_entire_series(request)
     assert ours["period"] == service["period"] == 7
     ours_flags, service_flags = np.array(ours["isAnomaly"]), np.array(service["isAnomaly"])
-    assert (ours_flags == service_flags).mean() >= 0.93  # measured 45/47
+    # measured 43/47: the service flagged 14 of these 47 points; the noise floor from one-period differences
+    # (so that clean series stay quiet) leaves out its 4 weakest
+    assert (ours_flags == service_flags).mean() >= 0.9
     assert not (ours_flags & ~service_flags).any()  # every point we flag, the service flagged too
     expected = np.array(ours["expectedValues"])
     assert np.median(np.abs(expected / np.array(service["expectedValues"]) - 1)) < 0.005

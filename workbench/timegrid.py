@@ -109,6 +109,8 @@ def _dominant(steps: np.ndarray) -> int:
     steps = steps[steps > 0]
     if not len(steps):
         return 0
+    if (steps == steps[0]).all():  # a regular series: no need to count
+        return int(steps[0])
     values, counts = np.unique(steps, return_counts=True)
     return int(values[np.argmax(counts)])
 

@@ -7,9 +7,10 @@ positions on the regular time grid (:mod:`workbench.timegrid`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ class TimestampPolicy(_Contract):
         return not self.snap and not self.sort and self.duplicates is DuplicateRule.ERROR
 
     @classmethod
-    def from_json(cls, body: Any) -> "TimestampPolicy":
+    def from_json(cls, body: Any) -> TimestampPolicy:
         if body is None:
             return cls()
         body = _require_mapping(body, "timestampPolicy")
@@ -97,7 +98,7 @@ class TimestampPolicy(_Contract):
         return cls(duplicates=duplicates, **flags)
 
     @classmethod
-    def of(cls, value: Any) -> "TimestampPolicy":
+    def of(cls, value: Any) -> TimestampPolicy:
         """The pandas API's argument: None or ``"strict"``, ``"lenient"``, a dict (JSON names) or a policy."""
         if isinstance(value, cls):
             return value
@@ -326,13 +327,13 @@ class UnivariateDetectionOptions(_Contract):
     source_rows: Any = None  # with a timestampPolicy: each input point's row in ``values`` (None: the same)
 
     @classmethod
-    def from_json(cls, body: Any) -> "UnivariateDetectionOptions":
+    def from_json(cls, body: Any) -> UnivariateDetectionOptions:
         body = _require_mapping(body, "the detection request")
         params = cls._params(body)
         return cls._build(*_parse_series(body, params["granularity"]), params)
 
     @classmethod
-    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> "UnivariateDetectionOptions":
+    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> UnivariateDetectionOptions:
         """The pandas-native request: ``series`` indexed by timestamp, the other fields camelCase in ``params``."""
         params = cls._params(_require_mapping(params, "the detection parameters"))
         return cls._build(*_series_from_pandas(series, params["granularity"]), params)
@@ -367,7 +368,7 @@ class UnivariateDetectionOptions(_Contract):
 
     @classmethod
     def _build(cls, values: pd.Series, stamps: pd.DatetimeIndex | None,
-               params: dict[str, Any]) -> "UnivariateDetectionOptions":
+               params: dict[str, Any]) -> UnivariateDetectionOptions:
         values, stamps, rows = _regular(values, stamps, params)
         positions = _positions(stamps, params["granularity"], params["custom_interval"])
         grid_length = len(values) if positions is None else positions[-1] + 1
@@ -399,13 +400,13 @@ class UnivariateChangePointDetectionOptions(_Contract):
     source_rows: Any = None
 
     @classmethod
-    def from_json(cls, body: Any) -> "UnivariateChangePointDetectionOptions":
+    def from_json(cls, body: Any) -> UnivariateChangePointDetectionOptions:
         body = _require_mapping(body, "the change-point request")
         params = cls._params(body, granularity_required=True)
         return cls._build(*_parse_series(body, params["granularity"]), params)
 
     @classmethod
-    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> "UnivariateChangePointDetectionOptions":
+    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> UnivariateChangePointDetectionOptions:
         """The pandas-native request; granularity may be left out there (none)."""
         params = cls._params(_require_mapping(params, "the change-point parameters"), granularity_required=False)
         return cls._build(*_series_from_pandas(series, params["granularity"]), params)
@@ -426,7 +427,7 @@ class UnivariateChangePointDetectionOptions(_Contract):
 
     @classmethod
     def _build(cls, values: pd.Series, stamps: pd.DatetimeIndex | None,
-               params: dict[str, Any]) -> "UnivariateChangePointDetectionOptions":
+               params: dict[str, Any]) -> UnivariateChangePointDetectionOptions:
         values, stamps, rows = _regular(values, stamps, params)
         window = params["stable_trend_window"]
         if isinstance(window, bool) or not isinstance(window, int) or window < 3 or window >= len(values) / 2:
@@ -524,20 +525,20 @@ class UnivariateChangePointDetectionResult(_Contract):
                 "confidenceScores": _floats(self.confidence_scores)}
 
 __all__ = [
-    "UNIVARIATE_MIN_POINTS",
-    "UNIVARIATE_MAX_POINTS",
-    "UNIVARIATE_VALUE_BOUND",
-    "SENSITIVITY_DEFAULT",
-    "MAX_ANOMALY_RATIO_DEFAULT",
-    "MAX_ANOMALY_RATIO_LIMIT",
     "CHANGE_POINT_THRESHOLD_DEFAULT",
     "CHANGE_POINT_WINDOW_DEFAULTS",
+    "MAX_ANOMALY_RATIO_DEFAULT",
+    "MAX_ANOMALY_RATIO_LIMIT",
+    "SENSITIVITY_DEFAULT",
+    "UNIVARIATE_MAX_POINTS",
+    "UNIVARIATE_MIN_POINTS",
+    "UNIVARIATE_VALUE_BOUND",
     "DuplicateRule",
     "ImputeMode",
     "TimestampPolicy",
-    "UnivariateDetectionOptions",
     "UnivariateChangePointDetectionOptions",
+    "UnivariateChangePointDetectionResult",
+    "UnivariateDetectionOptions",
     "UnivariateEntireDetectionResult",
     "UnivariateLastDetectionResult",
-    "UnivariateChangePointDetectionResult",
 ]
