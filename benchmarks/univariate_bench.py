@@ -1,6 +1,6 @@
 """Univariate benchmark: service-sample agreement, speed, and VUS-PR against the anchor.
 
-    .venv/bin/python -m benchmarks.univariate_bench [--quick]
+    .venv/bin/python -m benchmarks.univariate_bench [--quick] [--only flagged]
 
 1. Agreement with the retired service's own responses in ``azure_mvad_sample/univariate``:
    isAnomaly of ``batch-response.json`` point by point, the period, and the last point of
@@ -20,6 +20,8 @@
      the worker recomputes it with the anchor's own ``calculate_severity_v1`` from the expected
      values and flags it returned;
    * flags: the 0/1 isAnomaly.
+4. Flagged share: on clean periodic series (gaps, off-grid points, a daylight-saving change; every
+   flag a false alarm) and on the labelled columns against their labelled share, both sides.
 
 Writes ``benchmarks/results/univariate.json``.  This module's top level imports only the
 standard library and numpy, so the anchor venv can run its worker.
@@ -229,6 +231,7 @@ def vus_comparison(quick: bool) -> dict:
             "anchor_deviation": vus_pr(y, np.abs(s["values"] - ae)),
             "ours_severity": vus_pr(y, ov), "anchor_severity": vus_pr(y, av),
             "ours_flags": vus_pr(y, of.astype(float)), "anchor_flags": vus_pr(y, af.astype(float)),
+            "true_share": float(np.mean(y)), "ours_share": float(np.mean(of)), "anchor_share": float(np.mean(af)),
         })
     summary = {}
     for group in ("SMD", "SKAB", "all"):
@@ -246,11 +249,102 @@ def vus_comparison(quick: bool) -> dict:
             "summary": summary, "per_series": rows}
 
 
+# ---------------------------------------------------------------- 4. flagged share: false alarms and the cap
+
+
+def clean_series() -> list[dict]:
+    """Clean periodic series (noise 1% of the daily swing) as they arrive in practice: 5-minute and
+    hourly steps, gaps, a sharp daily peak, a weekday/weekend pattern, a trend, hourly readings logged
+    in local time across a daylight-saving change (the repeated hour merged by the mean), points a
+    minute off their 5-minute grid (snapped).  Any flag on them is a false alarm."""
+    import pandas as pd
+
+    rng = np.random.default_rng(16)
+    out = []
+    for kind in ("sine", "peak", "weekdays", "trend", "gaps", "offgrid", "dst"):
+        hourly = kind == "dst"
+        n = 24 * 28 if hourly else (6048 if kind == "weekdays" else 4032)  # weekdays: three weeks, so a weekly period can be seen
+        utc = pd.date_range("2024-10-13", periods=n, freq="h" if hourly else "5min", tz="UTC")
+        hours = (utc - utc[0]).total_seconds().to_numpy() / 3600
+        phase = 2 * np.pi * hours / 24
+        base = np.sin(phase)
+        if kind == "peak":
+            base = np.exp(3 * np.sin(phase)) / math.exp(3)
+        elif kind == "weekdays":
+            base = base * np.where(utc.day_of_week >= 5, 0.6, 1.0)
+        elif kind == "trend":
+            base = base + hours / hours[-1]
+        values = 10 + base + 0.01 * np.ptp(base) * rng.standard_normal(n)
+        index = utc
+        if kind == "gaps":
+            keep = np.ones(n, dtype=bool)
+            keep[rng.choice(n, n // 10, replace=False)] = False
+            keep[1000:1036] = False
+            index, values = utc[keep], values[keep]
+        elif kind == "offgrid":
+            shift = np.zeros(n, dtype="timedelta64[ns]")
+            shift[rng.choice(n, 20, replace=False)] = np.timedelta64(60, "s")
+            index = utc + pd.to_timedelta(shift)
+        elif kind == "dst":
+            index = utc.tz_convert("Europe/Berlin").tz_localize(None)
+        out.append({"name": f"clean/{kind}", "series": pd.Series(values, index=index)})
+    return out
+
+
+def flagged_share(quick: bool, vus_rows: list[dict] | None = None) -> dict:
+    """Share of points flagged: on clean series (false alarms; goal at most 1%) and on the labelled
+    columns against their labelled share (goal within half to twice it; how often the 25%
+    maxAnomalyRatio cap is reached), ours and the anchor's on the same values."""
+    from workbench.univariate import detect_entire
+
+    clean = []
+    for case in clean_series():
+        frame = detect_entire(case["series"], timestamp_policy="lenient")
+        clean.append({"name": case["name"], "ours": float(frame["is_anomaly"].mean()),
+                      "values": frame["value"].to_numpy()})
+    if ANCHOR_PYTHON.exists():
+        _, anchor_flags, _, _ = _anchor([{"values": c["values"], "granularity": "none"} for c in clean])
+        for c, flags in zip(clean, anchor_flags):
+            c["anchor"] = float(np.mean(flags))
+    for c in clean:
+        del c["values"]
+    if vus_rows is not None:  # the labelled runs of the VUS-PR section
+        rows = [{"name": r["name"], "true": r["true_share"], "ours": r["ours_share"], "anchor": r["anchor_share"]}
+                for r in vus_rows]
+    else:
+        series = labelled_series(quick)
+        _, ours_f, _, _ = _ours(series)
+        anchor_f = _anchor(series)[1] if ANCHOR_PYTHON.exists() else [None] * len(series)
+        rows = []
+        for s, of, af in zip(series, ours_f, anchor_f):
+            row = {"name": s["name"], "true": float(np.mean(s["labels"])), "ours": float(np.mean(of))}
+            if af is not None:
+                row["anchor"] = float(np.mean(af))
+            rows.append(row)
+    summary = {}
+    for side in ("ours", "anchor"):
+        part = [r for r in rows if side in r]
+        if not part:
+            continue
+        ratio = np.array([r[side] / r["true"] for r in part])
+        summary[side] = {
+            "series": len(part), "median_flagged_over_true": float(np.median(ratio)),
+            "within_half_to_twice": float(np.mean((ratio >= 0.5) & (ratio <= 2.0))),
+            "at_the_cap": int(sum(r[side] >= 0.25 - 1e-9 for r in part)),
+            "clean_max": max((c[side] for c in clean if side in c), default=None),
+        }
+    return {"clean": clean, "labelled_summary": summary, "labelled": rows}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 4 and argv[1] == "--anchor-worker":
         _anchor_worker(argv[2], argv[3])
         return 0
     quick = "--quick" in argv
+    if "--only" in argv and argv[argv.index("--only") + 1] == "flagged":
+        share = flagged_share(quick)
+        print(json.dumps({k: v for k, v in share.items() if k != "labelled"}, indent=1))
+        return 0
     report: dict = {"service_samples": service_agreement()}
     print(json.dumps(report["service_samples"], indent=1))
     report["speed"] = speed(quick)
@@ -261,6 +355,9 @@ def main(argv: list[str]) -> int:
     else:
         report["vus_pr"] = "not run: benchmarks/.venv-anchor is missing (benchmarks/setup_anchor.sh builds it)"
         print(report["vus_pr"])
+    report["flagged_share"] = flagged_share(quick, report["vus_pr"]["per_series"]
+                                            if isinstance(report["vus_pr"], dict) else None)
+    print(json.dumps({k: v for k, v in report["flagged_share"].items() if k != "labelled"}, indent=1))
     if not quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(report, indent=1))

@@ -49,7 +49,9 @@ def test_agrees_with_service_batch_response():
     ours = detect_entire_series(request)
     assert ours["period"] == service["period"] == 7
     ours_flags, service_flags = np.array(ours["isAnomaly"]), np.array(service["isAnomaly"])
-    assert (ours_flags == service_flags).mean() >= 0.93  # measured 45/47
+    # measured 43/47: the service flagged 14 of these 47 points; the noise floor from one-period differences
+    # (so that clean series stay quiet) leaves out its 4 weakest
+    assert (ours_flags == service_flags).mean() >= 0.9
     assert not (ours_flags & ~service_flags).any()  # every point we flag, the service flagged too
     expected = np.array(ours["expectedValues"])
     assert np.median(np.abs(expected / np.array(service["expectedValues"]) - 1)) < 0.005
@@ -319,3 +321,25 @@ def test_pandas_frame_and_inferred_granularity():
 def test_deterministic():
     body = _body(_seasonal(14))
     assert detect_entire_series(body) == detect_entire_series(body)
+
+
+@pytest.mark.parametrize("shape", ["sine", "peak", "weekdays", "trend", "gaps"])
+@pytest.mark.parametrize("points", [1000, 4032])
+def test_clean_periodic_series_with_one_percent_noise_stay_quiet(shape, points):
+    """A daily pattern at 5-minute steps with noise of 1% of its swing: at most 1% of the points flagged
+    (the residuals of a profile fitted to few days understate the noise; weekends follow their own
+    pattern once three weeks show it)."""
+    n = 6048 if shape == "weekdays" else points
+    index = pd.date_range("2024-03-04", periods=n, freq="5min", tz="UTC")
+    phase = 2 * np.pi * np.arange(n) / 288
+    base = {"sine": np.sin(phase), "peak": np.exp(3 * np.sin(phase)) / np.exp(3),
+            "weekdays": np.sin(phase) * np.where(index.day_of_week >= 5, 0.6, 1.0),
+            "trend": np.sin(phase) + np.arange(n) / n, "gaps": np.sin(phase)}[shape]
+    flagged = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        series = pd.Series(10 + base + 0.01 * np.ptp(base) * rng.standard_normal(n), index=index)
+        if shape == "gaps":
+            series = series.drop(series.index[rng.choice(n, n // 10, replace=False)])
+        flagged.append(detect_entire(series).is_anomaly.mean())
+    assert max(flagged) <= 0.01, flagged

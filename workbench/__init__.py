@@ -5,6 +5,9 @@ The heavy parts (torch, the registry) load on first use, so ``import workbench``
 from __future__ import annotations
 
 from workbench.exceptions import install_warning_format
+from workbench.runtime import prefer_passive_waiting as _prefer_passive_waiting
+
+_prefer_passive_waiting()  # before torch loads OpenMP: waiting threads sleep (see workbench.runtime)
 
 __version__ = "0.1.0"
 install_warning_format()

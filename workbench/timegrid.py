@@ -140,20 +140,95 @@ def grid_positions(timestamps: pd.DatetimeIndex, granularity: TimeGranularity, i
 
 
 
+def _ordered(index: pd.DatetimeIndex) -> np.ndarray:
+    ns = index.as_unit("ns").asi8
+    return ns if len(ns) < 2 or (np.diff(ns) >= 0).all() else np.sort(ns)
+
+
+def _dominant(steps: np.ndarray) -> int:
+    """The most common positive step (ties: the smallest); 0 when there is none."""
+    steps = steps[steps > 0]
+    if not len(steps):
+        return 0
+    if (steps == steps[0]).all():  # a regular series: no need to count
+        return int(steps[0])
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _monthly(ts: pd.DatetimeIndex) -> np.ndarray | None:
+    """Month numbers of timestamps that all share the first one's day of month and time of day."""
+    if not ((ts.day == ts[0].day).all() and (ts - ts.normalize() == ts[0] - ts[0].normalize()).all()):
+        return None
+    return ((ts.year - ts[0].year) * 12 + (ts.month - ts[0].month)).to_numpy()
+
+
 def infer_granularity(index: pd.Index) -> tuple[str, int]:
-    """``(granularity, customInterval)`` that lays a DatetimeIndex on its grid; ``("none", 1)`` otherwise."""
+    """``(granularity, customInterval)`` of a DatetimeIndex's *dominant* step; ``("none", 1)`` otherwise.
+
+    The most common step between consecutive (sorted, distinct) timestamps, not the greatest common
+    divisor of all of them: one point off a 5-minute grid must not make the series minutely/1.  Points
+    off that grid are reported by :func:`off_grid` and moved onto it by :func:`snap`.
+    """
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return TimeGranularity.NONE.value, 1
-    ts = index.as_unit("ns")
-    months = ((ts.year - ts[0].year) * 12 + (ts.month - ts[0].month)).to_numpy()
-    if (ts.day == ts[0].day).all() and (ts - ts.normalize() == ts[0] - ts[0].normalize()).all() \
-            and (np.diff(months) > 0).all():
-        step = int(np.gcd.reduce(np.diff(months)))
-        if step % 12 == 0:
-            return TimeGranularity.YEARLY.value, step // 12
-        return TimeGranularity.MONTHLY.value, step
-    step = int(np.gcd.reduce(np.diff(ts.asi8)))
+    ts = pd.DatetimeIndex(_ordered(index)).tz_localize(None)
+    months = _monthly(ts)
+    if months is not None and (np.diff(months) >= 0).all():
+        step = _dominant(np.diff(months))
+        if step:
+            if step % 12 == 0:
+                return TimeGranularity.YEARLY.value, step // 12
+            return TimeGranularity.MONTHLY.value, step
+    step = _dominant(np.diff(ts.asi8))
     for granularity, unit in _GRID_STEP_NS.items():  # coarsest first
         if step > 0 and step % unit == 0:
             return granularity.value, step // unit
     return TimeGranularity.NONE.value, 1
+
+
+def _anchor(ns: np.ndarray, step: int) -> int:
+    """The grid's phase: the most common remainder of the timestamps modulo ``step``."""
+    values, counts = np.unique(ns % step, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def off_grid(timestamps: pd.DatetimeIndex, granularity: str | TimeGranularity, interval: int = 1) -> np.ndarray:
+    """Positions of the timestamps that are off the grid most of them lie on (fixed-width steps; for
+    monthly and yearly, off the first timestamp's day of month and time of day)."""
+    granularity = TimeGranularity(granularity)
+    ts = timestamps.as_unit("ns")
+    if granularity is TimeGranularity.NONE or not len(ts):
+        return np.zeros(0, dtype=np.int64)
+    if granularity not in _GRID_STEP_NS:
+        same = (ts.day == ts[0].day) & (ts - ts.normalize() == ts[0] - ts[0].normalize())
+        return np.flatnonzero(~np.asarray(same))
+    step = _GRID_STEP_NS[granularity] * interval
+    return np.flatnonzero(ts.asi8 % step != _anchor(ts.asi8, step))
+
+
+def snap(timestamps: pd.DatetimeIndex, granularity: str | TimeGranularity, interval: int = 1) -> pd.DatetimeIndex:
+    """Each timestamp moved to the nearest point of the grid most of them lie on (for monthly and
+    yearly: its own month, on the first timestamp's day and time).  Points that land on the same
+    grid point become duplicates (see ``TimestampPolicy.duplicates``)."""
+    granularity = TimeGranularity(granularity)
+    ts = timestamps.as_unit("ns")
+    if granularity is TimeGranularity.NONE or not len(ts):
+        return ts
+    if granularity not in _GRID_STEP_NS:
+        months = ((ts.year - ts[0].year) * 12 + (ts.month - ts[0].month)).to_numpy()
+        return pd.DatetimeIndex([ts[0] + pd.DateOffset(months=int(m)) for m in months]).as_unit("ns")
+    step = _GRID_STEP_NS[granularity] * interval
+    anchor = _anchor(ts.asi8, step)
+    ns = ts.asi8 - anchor
+    snapped = (np.floor_divide(ns + step // 2, step) * step) + anchor
+    return pd.DatetimeIndex(snapped, tz=ts.tz).as_unit("ns")
+
+
+def step_text(granularity: str | TimeGranularity, interval: int) -> str:
+    """``"5 minutes"`` for (minutely, 5): how an error names a grid step."""
+    name = {"yearly": "year", "monthly": "month", "weekly": "week", "daily": "day", "hourly": "hour",
+            "minutely": "minute", "secondly": "second", "microsecond": "millisecond"}.get(TimeGranularity(granularity).value)
+    if name is None:
+        return "no fixed step"
+    return f"{interval} {name}s" if interval != 1 else f"1 {name}"

@@ -7,15 +7,25 @@ positions on the regular time grid (:mod:`workbench.timegrid`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench.contracts.base import _Contract, _enum, _require_mapping
 from workbench.exceptions import ErrorCode, ValidationError
-from workbench.timegrid import TimeGranularity, format_timestamp, grid_positions
+from workbench.timegrid import (
+    TimeGranularity,
+    format_timestamp,
+    grid_positions,
+    infer_granularity,
+    off_grid,
+    snap,
+    step_text,
+)
 
 UNIVARIATE_MIN_POINTS = 12
 UNIVARIATE_MAX_POINTS = 1_000_000  # the service stopped at 8,640
@@ -39,6 +49,99 @@ class ImputeMode(str, Enum):
     ZERO = "zero"
     NOT_FILL = "notFill"
 
+
+class DuplicateRule(str, Enum):
+    ERROR = "error"
+    FIRST = "first"
+    LAST = "last"
+    MEAN = "mean"
+
+
+_FIX_SNAP = "set timestampPolicy.snap to true (pandas: timestamp_policy='lenient') to move each point to its nearest grid step"
+_FIX_DUPLICATES = ("set timestampPolicy.duplicates to 'first', 'last' or 'mean' (pandas: timestamp_policy='lenient'), "
+                   "e.g. for the repeated hour of a daylight-saving change in local time")
+_FIX_SORT = "set timestampPolicy.sort to true (pandas: timestamp_policy='lenient')"
+
+
+@dataclass(frozen=True)
+class TimestampPolicy(_Contract):
+    """Opt-in handling of irregular timestamps, as ``alignPolicy`` is for multivariate data.
+
+    The retired service (and this contract by default) rejects a point off the granularity's grid,
+    a repeated timestamp and an unsorted series.  ``snap`` moves each point to the nearest step of
+    the grid most points lie on; ``duplicates`` keeps the first or last value of a repeated (or
+    snapped together) timestamp or their mean, e.g. the repeated hour when clocks go back;
+    ``sort`` orders the points by time first.  ``lenient`` is all three, with the mean.
+    """
+
+    snap: bool = False
+    duplicates: DuplicateRule = DuplicateRule.ERROR
+    sort: bool = False
+
+    @property
+    def strict(self) -> bool:
+        return not self.snap and not self.sort and self.duplicates is DuplicateRule.ERROR
+
+    @classmethod
+    def from_json(cls, body: Any) -> TimestampPolicy:
+        if body is None:
+            return cls()
+        body = _require_mapping(body, "timestampPolicy")
+        flags = {}
+        for name in ("snap", "sort"):
+            value = body.get(name, False)
+            if not isinstance(value, bool):
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"'timestampPolicy.{name}' must be true or false")
+            flags[name] = value
+        duplicates = _enum(DuplicateRule, body.get("duplicates"), DuplicateRule.ERROR, ErrorCode.BAD_ARGUMENT,
+                           "timestampPolicy.duplicates")
+        return cls(duplicates=duplicates, **flags)
+
+    @classmethod
+    def of(cls, value: Any) -> TimestampPolicy:
+        """The pandas API's argument: None or ``"strict"``, ``"lenient"``, a dict (JSON names) or a policy."""
+        if isinstance(value, cls):
+            return value
+        if value is None or value == "strict":
+            return cls()
+        if value == "lenient":
+            return cls(snap=True, duplicates=DuplicateRule.MEAN, sort=True)
+        if isinstance(value, Mapping):
+            return cls.from_json(value)
+        raise ValidationError(ErrorCode.BAD_ARGUMENT,
+                              f"timestamp_policy must be 'strict', 'lenient', a dict or a TimestampPolicy; got {value!r}")
+
+
+def _regularize(values: pd.Series, stamps: pd.DatetimeIndex, policy: TimestampPolicy, granularity: TimeGranularity,
+                interval: int) -> tuple[pd.Series, pd.DatetimeIndex, np.ndarray | None]:
+    """Apply ``policy``: sort, snap, merge repeats.  Returns the values, their timestamps and, when
+    points were merged or reordered, each input point's row among the results (else None)."""
+    if policy.strict:
+        return values, stamps, None
+    ns = stamps.as_unit("ns")
+    order = np.argsort(ns.asi8, kind="stable") if policy.sort else np.arange(len(ns))
+    ns, x = ns[order], values.to_numpy()[order]
+    if policy.snap:
+        ns = snap(ns, granularity, interval)
+        if not policy.sort and len(ns) > 1 and (np.diff(ns.asi8) < 0).any():
+            order2 = np.argsort(ns.asi8, kind="stable")
+            ns, x, order = ns[order2], x[order2], order[order2]
+    keys = ns.asi8
+    if policy.duplicates is DuplicateRule.ERROR or len(keys) < 2 or (np.diff(keys) > 0).all():
+        rows = np.empty(len(order), dtype=np.int64)
+        rows[order] = np.arange(len(order))
+        return pd.Series(x), ns, rows
+    starts = np.flatnonzero(np.r_[True, np.diff(keys) != 0])  # runs of equal timestamps (sorted here)
+    group = np.cumsum(np.r_[True, np.diff(keys) != 0]) - 1
+    if policy.duplicates is DuplicateRule.FIRST:
+        merged = x[starts]
+    elif policy.duplicates is DuplicateRule.LAST:
+        merged = x[np.r_[starts[1:] - 1, len(x) - 1]]
+    else:
+        merged = np.bincount(group, weights=x) / np.bincount(group)
+    rows = np.empty(len(order), dtype=np.int64)
+    rows[order] = group
+    return pd.Series(merged), ns[starts], rows
 
 
 def _is_number(value: Any) -> bool:
@@ -73,11 +176,14 @@ def _check_order(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
         i = int(bad[0]) + 1
         if steps[i - 1] < 0:
             raise ValidationError(
-                ErrorCode.INVALID_SERIES, "The 'series' field must be sorted by timestamp in ascending order.", row=i
+                ErrorCode.INVALID_SERIES,
+                f"The 'series' field must be sorted by timestamp in ascending order: the 'timestamp' at index {i} "
+                f"({format_timestamp(stamps[i])}) comes before the one above it; {_FIX_SORT}.", row=i,
             )
         raise ValidationError(
             ErrorCode.INVALID_SERIES,
-            f"The 'series' field cannot have duplicated timestamp ({format_timestamp(stamps[i])}).", row=i,
+            f"The 'series' field cannot have duplicated timestamp ({format_timestamp(stamps[i])}, index {i}); "
+            f"{_FIX_DUPLICATES}.", row=i,
         )
     return stamps
 
@@ -106,12 +212,17 @@ def _parse_series(body: Mapping[str, Any], granularity: TimeGranularity) -> tupl
     if granularity is TimeGranularity.NONE:
         return values, None
     try:
-        stamps = pd.DatetimeIndex(pd.to_datetime([point["timestamp"] for point in series], utc=True, format="ISO8601"))
-    except (TypeError, KeyError, ValueError) as exc:
+        raw_stamps = [point["timestamp"] for point in series]
+        bad = next((i for i, t in enumerate(raw_stamps) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"'timestamp' at index {bad} in 'series' is not an "
+                                  f"ISO-8601 string: {raw_stamps[bad]!r}", row=bad)
+        stamps = pd.DatetimeIndex(pd.to_datetime(raw_stamps, utc=True, format="ISO8601")).as_unit("ns")
+    except (TypeError, KeyError, ValueError, OverflowError) as exc:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "'timestamp' or 'value' is malformed in 'series' field.") from exc
     if stamps.hasnans:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "'timestamp' or 'value' is malformed in 'series' field.")
-    return values, _check_order(stamps)
+    return values, stamps
 
 
 def _series_from_pandas(series: Any, granularity: TimeGranularity) -> tuple[pd.Series, pd.DatetimeIndex | None]:
@@ -131,7 +242,7 @@ def _series_from_pandas(series: Any, granularity: TimeGranularity) -> tuple[pd.S
     except (TypeError, ValueError) as exc:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "the series must be indexed by timestamps") from exc
     stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-    return _check_values(values), _check_order(stamps)
+    return _check_values(values), stamps
 
 
 def _granularity(body: Mapping[str, Any], *, required: bool) -> TimeGranularity:
@@ -171,7 +282,31 @@ def _check_period_fits(period: int | None, grid_length: int, point_count: int, f
 
 
 def _positions(stamps: pd.DatetimeIndex | None, granularity: TimeGranularity, interval: int) -> list[int] | None:
-    return None if stamps is None else grid_positions(stamps, granularity, interval)
+    """Grid steps of sorted, distinct timestamps; an off-grid point is an error naming the series'
+    dominant step, how many points are off and the option that fixes it."""
+    if stamps is None:
+        return None
+    try:
+        return grid_positions(stamps, granularity, interval)
+    except ValidationError as exc:
+        dominant = infer_granularity(stamps)
+        off = len(off_grid(stamps, granularity, interval))
+        raise ValidationError(
+            ErrorCode.INVALID_SERIES,
+            f"{exc.message} The series' most common step is {step_text(*dominant)}"
+            f"{f' and {off} point(s) are off that grid' if off else ''}: give granularity/customInterval "
+            f"for that step, or {_FIX_SNAP}.", row=exc.row,
+        ) from None
+
+
+def _regular(values: pd.Series, stamps: pd.DatetimeIndex | None,
+             params: dict[str, Any]) -> tuple[pd.Series, pd.DatetimeIndex | None, Any]:
+    """The series after ``timestampPolicy`` and the strict order checks."""
+    if stamps is None:
+        return values, None, None
+    values, stamps, rows = _regularize(values, stamps, params["timestamp_policy"], params["granularity"],
+                                       params["custom_interval"])
+    return values, _check_order(stamps), rows
 
 
 @dataclass(frozen=True)
@@ -188,15 +323,17 @@ class UnivariateDetectionOptions(_Contract):
     impute_mode: ImputeMode = ImputeMode.AUTO
     impute_fixed_value: float | None = None
     positions: list[int] | None = None  # grid step of each point; None for granularity none
+    timestamp_policy: TimestampPolicy = TimestampPolicy()
+    source_rows: Any = None  # with a timestampPolicy: each input point's row in ``values`` (None: the same)
 
     @classmethod
-    def from_json(cls, body: Any) -> "UnivariateDetectionOptions":
+    def from_json(cls, body: Any) -> UnivariateDetectionOptions:
         body = _require_mapping(body, "the detection request")
         params = cls._params(body)
         return cls._build(*_parse_series(body, params["granularity"]), params)
 
     @classmethod
-    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> "UnivariateDetectionOptions":
+    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> UnivariateDetectionOptions:
         """The pandas-native request: ``series`` indexed by timestamp, the other fields camelCase in ``params``."""
         params = cls._params(_require_mapping(params, "the detection parameters"))
         return cls._build(*_series_from_pandas(series, params["granularity"]), params)
@@ -226,15 +363,17 @@ class UnivariateDetectionOptions(_Contract):
             )
         return dict(granularity=granularity, custom_interval=interval, period=period, max_anomaly_ratio=float(ratio),
                     sensitivity=sensitivity, impute_mode=impute,
-                    impute_fixed_value=float(fixed) if impute is ImputeMode.FIXED else None)
+                    impute_fixed_value=float(fixed) if impute is ImputeMode.FIXED else None,
+                    timestamp_policy=TimestampPolicy.from_json(body.get("timestampPolicy")))
 
     @classmethod
     def _build(cls, values: pd.Series, stamps: pd.DatetimeIndex | None,
-               params: dict[str, Any]) -> "UnivariateDetectionOptions":
+               params: dict[str, Any]) -> UnivariateDetectionOptions:
+        values, stamps, rows = _regular(values, stamps, params)
         positions = _positions(stamps, params["granularity"], params["custom_interval"])
         grid_length = len(values) if positions is None else positions[-1] + 1
         _check_period_fits(params["period"], grid_length, len(values), params["impute_mode"] is not ImputeMode.NOT_FILL)
-        return cls(values=values, timestamps=stamps, positions=positions, **params)
+        return cls(values=values, timestamps=stamps, positions=positions, source_rows=rows, **params)
 
     def to_json(self) -> dict[str, Any]:
         out = _series_fields_json(self)
@@ -257,15 +396,17 @@ class UnivariateChangePointDetectionOptions(_Contract):
     stable_trend_window: int = CHANGE_POINT_WINDOW_DEFAULTS["none"]
     threshold: float = CHANGE_POINT_THRESHOLD_DEFAULT
     positions: list[int] | None = None
+    timestamp_policy: TimestampPolicy = TimestampPolicy()
+    source_rows: Any = None
 
     @classmethod
-    def from_json(cls, body: Any) -> "UnivariateChangePointDetectionOptions":
+    def from_json(cls, body: Any) -> UnivariateChangePointDetectionOptions:
         body = _require_mapping(body, "the change-point request")
         params = cls._params(body, granularity_required=True)
         return cls._build(*_parse_series(body, params["granularity"]), params)
 
     @classmethod
-    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> "UnivariateChangePointDetectionOptions":
+    def from_series(cls, series: pd.Series, params: Mapping[str, Any]) -> UnivariateChangePointDetectionOptions:
         """The pandas-native request; granularity may be left out there (none)."""
         params = cls._params(_require_mapping(params, "the change-point parameters"), granularity_required=False)
         return cls._build(*_series_from_pandas(series, params["granularity"]), params)
@@ -282,11 +423,12 @@ class UnivariateChangePointDetectionOptions(_Contract):
             )
         window = body.get("stableTrendWindow", CHANGE_POINT_WINDOW_DEFAULTS[granularity.value])
         return dict(granularity=granularity, custom_interval=interval, period=period, stable_trend_window=window,
-                    threshold=float(threshold))
+                    threshold=float(threshold), timestamp_policy=TimestampPolicy.from_json(body.get("timestampPolicy")))
 
     @classmethod
     def _build(cls, values: pd.Series, stamps: pd.DatetimeIndex | None,
-               params: dict[str, Any]) -> "UnivariateChangePointDetectionOptions":
+               params: dict[str, Any]) -> UnivariateChangePointDetectionOptions:
+        values, stamps, rows = _regular(values, stamps, params)
         window = params["stable_trend_window"]
         if isinstance(window, bool) or not isinstance(window, int) or window < 3 or window >= len(values) / 2:
             raise ValidationError(
@@ -296,7 +438,7 @@ class UnivariateChangePointDetectionOptions(_Contract):
         positions = _positions(stamps, params["granularity"], params["custom_interval"])
         grid_length = len(values) if positions is None else positions[-1] + 1
         _check_period_fits(params["period"], grid_length, len(values), True)
-        return cls(values=values, timestamps=stamps, positions=positions, **params)
+        return cls(values=values, timestamps=stamps, positions=positions, source_rows=rows, **params)
 
     def to_json(self) -> dict[str, Any]:
         out = _series_fields_json(self)
@@ -312,6 +454,8 @@ def _series_fields_json(options: Any) -> dict[str, Any]:
         out["customInterval"] = options.custom_interval
     if options.period is not None:
         out["period"] = options.period
+    if not options.timestamp_policy.strict:
+        out["timestampPolicy"] = options.timestamp_policy.to_json()
     return out
 
 
@@ -381,18 +525,20 @@ class UnivariateChangePointDetectionResult(_Contract):
                 "confidenceScores": _floats(self.confidence_scores)}
 
 __all__ = [
-    "UNIVARIATE_MIN_POINTS",
-    "UNIVARIATE_MAX_POINTS",
-    "UNIVARIATE_VALUE_BOUND",
-    "SENSITIVITY_DEFAULT",
-    "MAX_ANOMALY_RATIO_DEFAULT",
-    "MAX_ANOMALY_RATIO_LIMIT",
     "CHANGE_POINT_THRESHOLD_DEFAULT",
     "CHANGE_POINT_WINDOW_DEFAULTS",
+    "MAX_ANOMALY_RATIO_DEFAULT",
+    "MAX_ANOMALY_RATIO_LIMIT",
+    "SENSITIVITY_DEFAULT",
+    "UNIVARIATE_MAX_POINTS",
+    "UNIVARIATE_MIN_POINTS",
+    "UNIVARIATE_VALUE_BOUND",
+    "DuplicateRule",
     "ImputeMode",
-    "UnivariateDetectionOptions",
+    "TimestampPolicy",
     "UnivariateChangePointDetectionOptions",
+    "UnivariateChangePointDetectionResult",
+    "UnivariateDetectionOptions",
     "UnivariateEntireDetectionResult",
     "UnivariateLastDetectionResult",
-    "UnivariateChangePointDetectionResult",
 ]

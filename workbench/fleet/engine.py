@@ -89,6 +89,6 @@ class TorchThreads(_plugin_base()):
         self.threads = int(threads)
 
     def setup(self, worker) -> None:
-        import torch
+        from workbench import runtime
 
-        torch.set_num_threads(self.threads)
+        runtime.use_threads(self.threads)

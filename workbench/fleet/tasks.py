@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench import data
+from workbench import data, runtime
 from workbench.contracts import EPOCHS_DEFAULT, DiagnosticsInfo, Model, ModelInfo, ModelState, ModelStatus
 from workbench.exceptions import ErrorCode, WorkbenchError
 from workbench.mvad import artifacts
@@ -98,10 +98,8 @@ def _error(exc: Exception, fallback: str) -> dict[str, str]:
 
 def _limit_threads(threads: int) -> None:
     """One torch thread per worker process: parallelism comes from the workers, not from inside one model."""
-    import torch
-
-    if threads and torch.get_num_threads() != threads:
-        torch.set_num_threads(int(threads))
+    if threads:
+        runtime.use_threads(int(threads))
 
 
 def _worker_name() -> str:

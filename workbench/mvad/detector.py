@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workbench import runtime
+from workbench.contracts.multivariate import MAX_VARIABLES
 from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
 from workbench.mvad import scoring
 from workbench.mvad.model import JointForecastReconstruction
@@ -424,16 +426,15 @@ class MultivariateDetector:
 
     @contextlib.contextmanager
     def _runtime(self) -> Iterator[None]:
-        """Apply ``num_threads`` for the duration of a call, then restore torch's setting."""
-        if self.num_threads is None:
+        """Run a call with the thread count of :func:`workbench.runtime.threads`: ``num_threads`` when
+        set, else one thread per step work that needs it (one for models of the default size), within
+        the CPUs this process may use; torch's setting is restored afterwards.  The step's work is
+        batch x (context x variables x hidden + hidden^2 + hidden x variables) multiply-accumulates,
+        with the v1.1 limit of variables before they are known."""
+        n_vars = len(getattr(self, "variables_", ())) or MAX_VARIABLES
+        work = self.batch_size * (self.context * n_vars * self.hidden + self.hidden ** 2 + self.hidden * n_vars)
+        with runtime.threads(self.num_threads, work):
             yield
-            return
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(self.num_threads))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
 
 
 class _Adam:

@@ -143,6 +143,10 @@ def _request_series(item) -> pd.Series:
         bad = next((t for t in item.timestamps if not _is_timestamp(t)), None)
         raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
                               f"variable '{item.variable}' has a timestamp that is not ISO-8601: {bad!r}") from None
+    if index.hasnans:  # None or "" parse as NaT
+        i = int(np.flatnonzero(index.isna())[0])
+        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
+                              f"variable '{item.variable}' has no timestamp at index {i}: {item.timestamps[i]!r}")
     try:
         values = np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
     except (TypeError, ValueError):

@@ -11,20 +11,34 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.client import AnomalyDetectorClient
 from workbench.data import SourcePolicy
-from workbench.exceptions import ErrorCode, ModelStateError, NotFoundError, WorkbenchError
+from workbench.exceptions import (
+    ErrorCode,
+    ModelStateError,
+    NotFoundError,
+    WorkbenchError,
+)
 
 API_PREFIX = "/anomalydetector/v1.1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused before parsing
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_STATUS_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 
 
 @dataclass
@@ -76,20 +90,45 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await asyncio.get_running_loop().run_in_executor(sync_pool, fn)
 
     async def body_of(request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > settings.max_body_bytes:
-            raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+        """The JSON body: its size checked while it streams in and its nesting before it is parsed."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        depth = _json_depth(raw)
+        if depth > MAX_JSON_DEPTH:
+            raise _HttpError(400, ErrorCode.BAD_ARGUMENT,
+                             f"the request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
         try:
             return json.loads(raw or b"null")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"the request body is not valid JSON: {exc}") from exc
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + API_PREFIX
 
     @app.exception_handler(_HttpError)
-    async def http_error(_: Request, exc: "_HttpError") -> JSONResponse:
+    async def http_error(_: Request, exc: _HttpError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, ErrorCode.BAD_ARGUMENT if exc.status_code < 500 else "InternalServerError")
+        message = f"no route {request.method} {request.url.path}" if exc.status_code in (404, 405) else str(exc.detail)
+        return _error(exc.status_code, code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, ErrorCode.BAD_ARGUMENT, f"the request is malformed: {exc.errors()!s:.500}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not a bad request: still answered in the v1.1 shape, the traceback goes to the log
+        logging.getLogger("workbench.server").exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "InternalServerError", f"an unexpected error occurred: {type(exc).__name__}")
 
     @app.exception_handler(WorkbenchError)
     async def workbench_error(_: Request, exc: WorkbenchError) -> JSONResponse:
@@ -172,6 +211,15 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status, headers={"x-ms-error-code": code})
 
 
+def _json_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    if not raw:
+        return 0
+    bare = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
+    step = np.isin(bare, (ord("["), ord("{"))).astype(np.int32) - np.isin(bare, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def _int_param(value: str | None, name: str, default: int) -> int:
     if value is None:
         return default
@@ -179,6 +227,6 @@ def _int_param(value: str | None, name: str, default: int) -> int:
         number = int(value)
     except ValueError:
         raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must be an integer; got {value!r}") from None
-    if number < 0:
-        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must not be negative; got {number}")
+    if not 0 <= number <= 2**31 - 1:
+        raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"'{name}' must be an integer in [0, 2147483647]; got {value}")
     return number

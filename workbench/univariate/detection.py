@@ -53,6 +53,7 @@ from workbench.contracts import (
     SENSITIVITY_DEFAULT,
     ImputeMode,
     TimeGranularity,
+    TimestampPolicy,
     UnivariateChangePointDetectionOptions,
     UnivariateChangePointDetectionResult,
     UnivariateDetectionOptions,
@@ -60,7 +61,7 @@ from workbench.contracts import (
     UnivariateLastDetectionResult,
 )
 from workbench.exceptions import ErrorCode, ValidationError
-from workbench.timegrid import infer_granularity
+from workbench.timegrid import infer_granularity, step_text
 from workbench.univariate._period import detect_period
 from workbench.univariate._seasonal import (
     decompose,
@@ -80,6 +81,7 @@ FALSE_ALARM_RATE = 0.05  # chance of one false anomaly in a clean series at sens
 MIN_THRESHOLD = 3.0  # sigmas, for short series
 SENSITIVITY_SPAN = 33.0  # each 33 sensitivity points below 99 add one more threshold width
 CHI2_1_MEDIAN = 0.4549364  # median of a chi-square with 1 degree of freedom
+QUARTILE_ABS_NORMAL = 0.3186394  # lower quartile of |z| for a standard normal z
 REFITS = 2  # trend refits with the anomalous points taken out
 MIN_WINDOWS = 10  # disjoint windows a stretch scale needs in the series
 SCALE_SAMPLE = 100_000  # points sampled to centre and scale each remedian level
@@ -112,8 +114,8 @@ def _fill(values: np.ndarray, at: np.ndarray, length: int, mode: ImputeMode, fix
     return grid
 
 
-def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode,
-          fixed: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode, fixed: float | None,
+          options: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """``(grid values, grid step of each input point)``; notFill and granularity none keep the points as given."""
     x = values.to_numpy(dtype=float)
     if positions is None or mode is ImputeMode.NOT_FILL:
@@ -121,18 +123,41 @@ def _grid(values: pd.Series, positions: list[int] | None, mode: ImputeMode,
     at = np.asarray(positions, dtype=np.int64)
     length = int(at[-1]) + 1
     if length - len(x) > MAX_MISSING_RATIO * length:
+        hint = ""
+        if options is not None and options.timestamps is not None:
+            dominant = infer_granularity(options.timestamps)
+            hint = (f" The grid is {options.granularity.value} with {options.custom_interval} as interval "
+                    f"({step_text(options.granularity, options.custom_interval)}) while the series' most common step "
+                    f"is {step_text(*dominant)}: give granularity/customInterval for that step.")
         raise ValidationError(
             ErrorCode.INVALID_SERIES,
             f"Ratio of missing points should be less than 50%: the timestamps span {length} steps "
-            f"but only {len(x)} points are given.",
+            f"but only {len(x)} points are given.{hint}",
         )
     return _fill(x, at, length, mode, fixed), at
+
+
+WEEK = 7  # a detected period repeated this often (days in a week) is tried as the period
+WEEKLY_GAIN = 0.5  # ... and kept when it halves the spread of the differences one period apart
 
 
 def _period_of(grid: np.ndarray, period: int | None, granularity: TimeGranularity, interval: int) -> int:
     if period is not None:
         return period if period >= 2 else 0
-    return detect_period(grid, granularity.value, interval)
+    found = detect_period(grid, granularity.value, interval)
+    return _weekly(grid, found)
+
+
+def _weekly(x: np.ndarray, period: int) -> int:
+    """``WEEK x period`` instead of a daily ``period`` when the series holds more than two such
+    periods and differences one week apart are much steadier than one day apart (weekdays and
+    weekends follow different daily patterns: one daily profile would flag every weekend)."""
+    week = WEEK * period
+    if period < 2 or len(x) <= 2 * week:
+        return period
+    stride = max(1, (len(x) - week) // SCALE_SAMPLE)
+    daily, weekly = np.std(x[period::stride] - x[:-period:stride]), np.std(x[week::stride] - x[:-week:stride])
+    return week if weekly < WEEKLY_GAIN * daily else period
 
 
 # ---------------------------------------------------------------- entire / last
@@ -212,6 +237,20 @@ def _strongest(score: np.ndarray, candidates: np.ndarray, limit: int) -> np.ndar
     return keep & candidates
 
 
+def _seasonal_noise(x: np.ndarray, period: int) -> float:
+    """The noise's sigma from differences one period apart of the detrended series (they cancel a
+    steady seasonal pattern):
+    a floor for the residuals' own scale, which a seasonal profile fitted to few periods shrinks
+    (each phase's profile follows its own few points), so that clean series are not flagged."""
+    if period < 2 or len(x) < 3 * period:
+        return 0.0
+    stride = max(1, (len(x) - period) // SCALE_SAMPLE)  # a sample is as good a scale, and faster
+    d = x[period::stride] - x[:-period:stride]
+    # the lower quartile of |d - median| (0.3186 sigma for normal noise): anomalies, which sit in
+    # two differences each, move it less than the median
+    return float(np.quantile(np.abs(d - np.median(d)), 0.25)) / QUARTILE_ABS_NORMAL / math.sqrt(2.0)
+
+
 def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> dict[str, np.ndarray]:
     """Per grid point: expected value, margins, anomaly flags and severity."""
     n = len(x)
@@ -221,7 +260,7 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
     cap = max(1, math.ceil(n * max_ratio))
     most = max(cap, n // 2)  # robust fits break down beyond half of the points
     jitter = dither(n, grid_step(x))  # gridded values: measured scales see the grid step
-    floor = FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0
+    floor = max(FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0, _seasonal_noise(x - trend, period))
     y = x - seasonal
     everything = np.ones(n, dtype=bool)
 
@@ -269,15 +308,18 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
 
 
 def _run(options: UnivariateDetectionOptions) -> tuple[int, dict[str, np.ndarray]]:
-    grid, at = _grid(options.values, options.positions, options.impute_mode, options.impute_fixed_value)
+    grid, at = _grid(options.values, options.positions, options.impute_mode, options.impute_fixed_value, options)
     period = _period_of(grid, options.period, options.granularity, options.custom_interval)
     result = _detect(grid, period, options.sensitivity, options.max_anomaly_ratio)
     return period, {k: v[at] for k, v in result.items()}
 
 
 def entire_detection(options: UnivariateDetectionOptions) -> UnivariateEntireDetectionResult:
-    """Detect anomalies over the whole series (``/timeseries/entire/detect``)."""
+    """Detect anomalies over the whole series (``/timeseries/entire/detect``); one entry per input
+    point, also when a ``timestampPolicy`` merged or reordered them."""
     period, r = _run(options)
+    if options.source_rows is not None:
+        r = {k: v[options.source_rows] for k, v in r.items()}
     return UnivariateEntireDetectionResult(
         period=period, expected_values=r["expected"], upper_margins=r["margin"], lower_margins=r["margin"],
         is_anomaly=r["anomaly"], is_negative_anomaly=r["negative"], is_positive_anomaly=r["positive"],
@@ -340,11 +382,12 @@ def _change_points(x: np.ndarray, period: int, w: int, level: float) -> tuple[np
 
 def change_point_detection(options: UnivariateChangePointDetectionOptions) -> UnivariateChangePointDetectionResult:
     """Trend change points (``/timeseries/changepoint/detect``)."""
-    grid, at = _grid(options.values, options.positions, ImputeMode.LINEAR, None)
+    grid, at = _grid(options.values, options.positions, ImputeMode.LINEAR, None, options)
     period = _period_of(grid, options.period, options.granularity, options.custom_interval)
     is_cp, confidence = _change_points(grid, period, options.stable_trend_window, options.threshold)
-    return UnivariateChangePointDetectionResult(period=period, is_change_point=is_cp[at],
-                                                confidence_scores=confidence[at])
+    rows = at if options.source_rows is None else at[options.source_rows]
+    return UnivariateChangePointDetectionResult(period=period, is_change_point=is_cp[rows],
+                                                confidence_scores=confidence[rows])
 
 
 # ---------------------------------------------------------------- public API: v1.1 JSON
@@ -370,32 +413,51 @@ def detect_change_point(request: dict[str, Any]) -> dict[str, Any]:
 
 def _params(series: pd.Series, granularity: str | None, custom_interval: int | None, **fields: Any) -> dict[str, Any]:
     if granularity is None:
-        granularity, inferred = infer_granularity(series.index)
+        index = series.index[series.notna().to_numpy()] if isinstance(series, pd.Series) else None
+        granularity, inferred = infer_granularity(index)
         custom_interval = inferred if custom_interval is None else custom_interval
     body = {"granularity": granularity, "customInterval": custom_interval}
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
 
 
+def _index(series: pd.Series, options: Any) -> pd.Index:
+    """The output rows: the non-missing points, or the points a timestamp policy left."""
+    if options.source_rows is not None:
+        naive = isinstance(series.index, pd.DatetimeIndex) and series.index.tz is None
+        return options.timestamps.tz_localize(None) if naive else options.timestamps
+    return series.index[series.notna().to_numpy()]
+
+
+def _policy(value: Any) -> dict[str, Any] | None:
+    policy = TimestampPolicy.of(value)
+    return None if policy.strict else policy.to_json()
+
+
 def detect_entire(series: pd.Series, *, granularity: str | None = None, custom_interval: int | None = None,
                   period: int | None = None, sensitivity: int = SENSITIVITY_DEFAULT,
                   max_anomaly_ratio: float = MAX_ANOMALY_RATIO_DEFAULT, impute_mode: str = "auto",
-                  impute_fixed_value: float | None = None) -> pd.DataFrame:
+                  impute_fixed_value: float | None = None, timestamp_policy: Any = None) -> pd.DataFrame:
     """Entire-series detection on a Series indexed by timestamp (NaN = missing point).
 
-    Granularity and interval are inferred from the index when not given.  Returns one row per
-    non-missing point: value, expected_value, upper_margin, lower_margin, is_anomaly,
-    is_negative_anomaly, is_positive_anomaly, severity; ``attrs["period"]`` holds the period.
+    Granularity and interval are inferred from the index when not given (its most common step).
+    ``timestamp_policy="lenient"`` accepts irregular timestamps: points off the grid are snapped to
+    it, repeated timestamps (the hour clocks go back) averaged and the series sorted; a dict such as
+    ``{"snap": True, "duplicates": "last"}`` picks each rule (:class:`~workbench.contracts.TimestampPolicy`).
+    Returns one row per non-missing point (per regular point with a policy): value, expected_value,
+    upper_margin, lower_margin, is_anomaly, is_negative_anomaly, is_positive_anomaly, severity;
+    ``attrs["period"]`` holds the period.
     """
     options = UnivariateDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, sensitivity=sensitivity,
-        maxAnomalyRatio=max_anomaly_ratio, imputeMode=impute_mode, imputeFixedValue=impute_fixed_value))
+        maxAnomalyRatio=max_anomaly_ratio, imputeMode=impute_mode, imputeFixedValue=impute_fixed_value,
+        timestampPolicy=_policy(timestamp_policy)))
     period_found, r = _run(options)
     frame = pd.DataFrame({
         "value": options.values.to_numpy(), "expected_value": r["expected"], "upper_margin": r["margin"],
         "lower_margin": r["margin"], "is_anomaly": r["anomaly"], "is_negative_anomaly": r["negative"],
         "is_positive_anomaly": r["positive"], "severity": r["severity"],
-    }, index=series.index[series.notna().to_numpy()])
+    }, index=_index(series, options))
     frame.attrs["period"] = period_found
     return frame
 
@@ -416,14 +478,21 @@ def detect_last(series: pd.Series, **params: Any) -> pd.Series:
 
 def detect_change_points(series: pd.Series, *, granularity: str | None = None, custom_interval: int | None = None,
                          period: int | None = None, stable_trend_window: int | None = None,
-                         threshold: float = CHANGE_POINT_THRESHOLD_DEFAULT) -> pd.DataFrame:
-    """Change points of a Series indexed by timestamp: columns value, is_change_point, confidence_score."""
+                         threshold: float = CHANGE_POINT_THRESHOLD_DEFAULT,
+                         timestamp_policy: Any = None) -> pd.DataFrame:
+    """Change points of a Series indexed by timestamp: columns value, is_change_point, confidence_score;
+    ``timestamp_policy`` as in :func:`detect_entire`."""
     options = UnivariateChangePointDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, stableTrendWindow=stable_trend_window,
-        threshold=threshold))
+        threshold=threshold, timestampPolicy=_policy(timestamp_policy)))
     result = change_point_detection(options)
+    if options.source_rows is not None:  # one row per regular point, as the values
+        first = np.unique(options.source_rows, return_index=True)[1]
+        result = UnivariateChangePointDetectionResult(
+            period=result.period, is_change_point=np.asarray(result.is_change_point)[first],
+            confidence_scores=np.asarray(result.confidence_scores)[first])
     frame = pd.DataFrame({"value": options.values.to_numpy(), "is_change_point": result.is_change_point,
                           "confidence_score": result.confidence_scores},
-                         index=series.index[series.notna().to_numpy()])
+                         index=_index(series, options))
     frame.attrs["period"] = result.period
     return frame
