@@ -4,6 +4,9 @@ Each (benchmark, method, seed) is one process (``jobs.run_job``).  Rows a
 method cannot score (not enough history) get that method's lowest score, so
 they are never ranked as anomalies and no method is scored on different rows.
 SKAB's 34 experiment files are scored one by one and their metrics averaged.
+The GutenTAG suite (``run_gutentag``) runs the same protocol on the synthetic
+datasets of ``benchmarks/gutentag/*.yaml`` and summarises them per anomaly kind
+and per base oscillation.
 """
 from __future__ import annotations
 
@@ -86,19 +89,41 @@ def job_metrics(target: Target, result: JobResult) -> dict[str, float]:
     return {k: float(np.mean([m[k] for m in per_case if k in m])) for k in sorted(keys)}
 
 
+GUTENTAG_WINDOW = 200
+GUTENTAG_QUICK = {"sine.yaml": "sine.amplitude.10ch",
+                  "random-mode-jump.yaml": "random-mode-jump.mode-correlation.6ch"}
+
+
+def gutentag_targets(quick: bool = False, vus_window: int | None = None, cache_dir: Path = CACHE,
+                     log=None) -> list[Target]:
+    """The GutenTAG suite (window 200 throughout), generated into ``cache_dir/gutentag`` when missing.
+
+    Raises :class:`datasets.GutenTAGUnavailable` when the GutenTAG venv is missing and the cache lacks a config.
+    ``quick`` keeps two datasets (sine amplitude, mode correlation).
+    """
+    if quick:
+        configs = [datasets.GUTENTAG_CONFIGS / name for name in GUTENTAG_QUICK]
+        benches = datasets.load_gutentag(cache_dir, configs, names=list(GUTENTAG_QUICK.values()), log=log)
+    else:
+        benches = datasets.load_gutentag(cache_dir, log=log)
+    return [Target(b, GUTENTAG_WINDOW, vus_window, "GutenTAG") for b in benches]
+
+
 def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bool = False,
                  reuse_anchor: bool = False, vus_window: int | None = None, threads: int = 1,
-                 product_epochs: int | None = None, cache_dir: Path = CACHE, log=print) -> dict:
+                 product_epochs: int | None = None, cache_dir: Path = CACHE, log=print,
+                 method_seeds: dict[str, list[int]] | None = None, chosen: list[Target] | None = None) -> dict:
     """Run the suite; returns per-run figures, timings and per-benchmark aggregates.
 
-    ``epochs`` trains the anchor, ``product_epochs`` (default ``epochs``) the product.
+    ``epochs`` trains the anchor, ``product_epochs`` (default ``epochs``) the product. ``method_seeds``
+    overrides ``seeds`` per method; ``chosen`` replaces SMD and SKAB by other targets.
     """
     product_epochs = epochs if product_epochs is None else product_epochs
     runs = []
-    chosen = targets(quick, vus_window)
+    chosen = targets(quick, vus_window) if chosen is None else chosen
     for target in chosen:
         for method in methods:
-            for seed in seeds:
+            for seed in (method_seeds or {}).get(method, seeds):
                 n_epochs = product_epochs if method == "product" else epochs
                 params = {"mode": "fit_score", "window": target.window, "epochs": n_epochs, "seed": seed,
                           "threads": threads}
@@ -115,11 +140,46 @@ def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bo
               "train_rows": len(t.benchmark.train), "test_rows": t.benchmark.n_test_rows,
               "cases": len(t.benchmark.cases), "variables": len(t.benchmark.variables),
               "anomaly_share": float(np.mean(np.concatenate([c.labels for c in t.benchmark.cases])))}
-             for t in chosen]
+             | t.benchmark.meta for t in chosen]
     return {"settings": {"methods": methods, "seeds": seeds, "epochs": epochs, "product_epochs": product_epochs,
-                         "threads": threads, "quick": quick,
+                         "threads": threads, "quick": quick, "method_seeds": method_seeds,
                          "vus_window": "auto (TSB-AD period rule)" if vus_window is None else vus_window},
             "benchmarks": infos, "runs": runs, "summary": summarize(runs)}
+
+
+def run_gutentag(methods: list[str], seeds: list[int], epochs: int, *, quick: bool = False, cache_dir: Path = CACHE,
+                 vus_window: int | None = None, log=print, **kwargs) -> dict:
+    """The accuracy protocol on the GutenTAG suite, summarised per dataset, anomaly kind and base oscillation.
+
+    Raises :class:`datasets.GutenTAGUnavailable` when the suite's data cannot be generated here.
+    """
+    chosen = gutentag_targets(quick, vus_window, cache_dir, log=log)
+    out = run_accuracy(methods, seeds, epochs, quick=quick, cache_dir=cache_dir, vus_window=vus_window, log=log,
+                       chosen=chosen, **kwargs)
+    meta = {t.benchmark.name: t.benchmark.meta for t in chosen}
+    out["summary"] = summarize(out["runs"], group_rows=False)
+    out["by_kind"] = group_summary(out["runs"], lambda r: meta[r["benchmark"]]["kind"])
+    out["by_base"] = group_summary(out["runs"], lambda r: meta[r["benchmark"]]["base"])
+    out["overall"] = group_summary(out["runs"], lambda r: "all")
+    out["settings"]["generator"] = sorted({m["gutentag"] for m in meta.values()})
+    out["settings"]["window"] = GUTENTAG_WINDOW
+    return out
+
+
+def group_summary(runs: list[dict], key) -> list[dict]:
+    """Mean and sample std over seeds of the per-seed mean over the runs sharing ``key(run)``, per method."""
+    groups: dict[tuple[str, str], dict[int, list[dict]]] = {}
+    for run in runs:
+        groups.setdefault((key(run), run["method"]), {}).setdefault(run["seed"], []).append(run["metrics"])
+    rows = []
+    for (group, method), per_seed in sorted(groups.items()):
+        seed_means = [{k: float(np.mean([m[k] for m in ms if k in m])) for k in set().union(*ms)}
+                      for ms in per_seed.values()]
+        rows.append({"group": group, "method": method,
+                     "n_benchmarks": len({r["benchmark"] for r in runs
+                                          if key(r) == group and r["method"] == method}),
+                     **_aggregate(seed_means)})
+    return rows
 
 
 def _timing(result: JobResult) -> dict:
@@ -129,7 +189,7 @@ def _timing(result: JobResult) -> dict:
         "epoch_s_median": float(np.median(r["epoch_s"])) if r.get("epoch_s") else None}
 
 
-def summarize(runs: list[dict]) -> list[dict]:
+def summarize(runs: list[dict], group_rows: bool = True) -> list[dict]:
     """Mean and sample std over seeds, per benchmark and per group (group mean first taken per seed)."""
     rows = []
     by_key: dict[tuple[str, str], dict[int, dict]] = {}
@@ -141,7 +201,7 @@ def summarize(runs: list[dict]) -> list[dict]:
     for (bench, method), per_seed in by_key.items():
         rows.append({"benchmark": bench, "method": method, **_aggregate(list(per_seed.values()))})
     for (group, method), per_seed in groups.items():
-        if len({r["benchmark"] for r in runs if r["group"] == group}) < 2:
+        if not group_rows or len({r["benchmark"] for r in runs if r["group"] == group}) < 2:
             continue
         seed_means = [{k: float(np.mean([m[k] for m in ms if k in m])) for k in set().union(*ms)}
                       for ms in per_seed.values()]

@@ -8,7 +8,12 @@ baselines.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
+import shutil
+import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +24,11 @@ import pandas as pd
 from scipy.signal import lfilter
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BENCH_DIR = Path(__file__).resolve().parent
+GUTENTAG_CONFIGS = BENCH_DIR / "gutentag"
+GUTENTAG_VENV = BENCH_DIR / ".venv-gutentag"
+GUTENTAG_PYTHON = GUTENTAG_VENV / "bin" / "python"
+GUTENTAG_RUNNER = BENCH_DIR / "gutentag_runner.py"
 SMD_MACHINES = ("machine-1-6", "machine-2-1", "machine-3-3")
 SKAB_GROUPS = ("valve1", "valve2", "other")
 SKAB_LABEL_COLUMNS = ("anomaly", "changepoint")
@@ -56,6 +66,7 @@ class Benchmark:
     train: np.ndarray
     variables: list[str]
     cases: list[Case]
+    meta: dict = field(default_factory=dict)  # e.g. GutenTAG's base oscillation and anomaly kind
 
     @property
     def n_test_rows(self) -> int:
@@ -183,3 +194,74 @@ def write_multitable_zip(values: np.ndarray, path: Path, variables: list[str] | 
             zf.writestr(f"{name}.csv", buffer.getvalue())
     tmp.replace(path)
     return path
+
+
+class GutenTAGUnavailable(RuntimeError):
+    """The GutenTAG venv is missing or generation failed: the suite cannot run here."""
+
+
+def gutentag_configs() -> list[Path]:
+    """The committed GutenTAG configs of the suite, in a stable order."""
+    return sorted(GUTENTAG_CONFIGS.glob("*.yaml"))
+
+
+def generate_gutentag(config: Path, cache_dir: Path, log=None) -> Path:
+    """Generate one config into ``cache_dir/gutentag/<stem>-<hash>/`` (skipped when that folder is complete).
+
+    The hash covers the config's bytes and the generator script, so an edited config or runner generates
+    anew; GutenTAG itself is pinned by ``setup_gutentag.sh``. Runs in ``benchmarks/.venv-gutentag``.
+    """
+    config = Path(config)
+    digest = hashlib.sha256(config.read_bytes() + GUTENTAG_RUNNER.read_bytes()).hexdigest()[:16]
+    out = Path(cache_dir) / "gutentag" / f"{config.stem}-{digest}"
+    if (out / "index.json").is_file():
+        return out
+    if not GUTENTAG_PYTHON.exists():
+        raise GutenTAGUnavailable(f"{GUTENTAG_VENV.relative_to(BENCH_DIR.parent)} is missing: "
+                                  "build it with `bash benchmarks/setup_gutentag.sh` (timeeval-gutentag 1.5.0)")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    if log is not None:
+        log(f"generating GutenTAG {config.name} into {out}")
+    env = dict(os.environ, TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([str(GUTENTAG_PYTHON), str(GUTENTAG_RUNNER), str(config), str(tmp)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise GutenTAGUnavailable(f"GutenTAG failed on {config.name} (exit {proc.returncode}):\n"
+                                  f"{proc.stderr[-3000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return out
+
+
+def _read_gutentag_csv(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    frame = pd.read_csv(path, index_col="timestamp")
+    labels = frame.pop("is_anomaly").to_numpy().astype(np.int8)
+    return frame.to_numpy(dtype=np.float32), labels, list(frame.columns)
+
+
+def load_gutentag(cache_dir: Path, configs: list[Path] | None = None, names: list[str] | None = None,
+                  log=None) -> list[Benchmark]:
+    """The GutenTAG suite: one benchmark per dataset (train: GutenTAG's anomaly-free series, one test case).
+
+    Generates missing configs first (see :func:`generate_gutentag`). ``names`` keeps only those datasets.
+    ``meta`` holds ``base``, ``kind``, ``anomalies`` and the config file.
+    """
+    out = []
+    for config in configs if configs is not None else gutentag_configs():
+        folder = generate_gutentag(config, cache_dir, log=log)
+        index = json.loads((folder / "index.json").read_text())
+        for entry in index["datasets"]:
+            if names is not None and entry["name"] not in names:
+                continue
+            train, train_labels, variables = _read_gutentag_csv(folder / entry["name"] / "train_no_anomaly.csv")
+            test, labels, test_vars = _read_gutentag_csv(folder / entry["name"] / "test.csv")
+            if train_labels.any() or test_vars != variables or not labels.any():
+                raise ValueError(f"GutenTAG {entry['name']}: unexpected training labels, columns or no anomaly")
+            meta = {"base": entry["base"], "kind": entry["kind"], "anomalies": entry["anomalies"],
+                    "config": config.name, "gutentag": index["gutentag"]}
+            out.append(Benchmark(f"GutenTAG/{entry['name']}", train, variables,
+                                 [Case(entry["name"], test, labels)], meta=meta))
+    return out

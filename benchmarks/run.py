@@ -5,12 +5,14 @@
     .venv/bin/python -m benchmarks.run --suite all --quick --output /tmp/bench   # seconds-long smoke run
 
 Suites: ``accuracy`` (SMD 3 machines + SKAB; product, anchor, PCA, IsolationForest,
-random; VUS-PR first), ``speed`` (product vs anchor: training, batch scoring,
-detect-last, import), ``scale`` (1,000,000 x 20 synthetic: data prep, training,
-inference).  The anchor (Microsoft's time-series-anomaly-detector 0.4.0) runs in
+random; VUS-PR first), ``gutentag`` (the same on 29 synthetic GutenTAG datasets,
+per anomaly kind and per base; needs ``benchmarks/.venv-gutentag`` from
+``benchmarks/setup_gutentag.sh``, skipped with a note without it), ``speed``
+(product vs anchor: training, batch scoring, detect-last, import), ``scale``
+(1,000,000 x 20 synthetic: data prep, training, inference).  The anchor (Microsoft's time-series-anomaly-detector 0.4.0) runs in
 ``benchmarks/.venv-anchor``, built by ``benchmarks/setup_anchor.sh`` when missing.
-Writes ``report.md`` and ``report.json`` to ``--output`` (default
-``benchmarks/results``).
+Writes ``report.md`` and ``report.json`` (``--report-name``) to ``--output``
+(default ``benchmarks/results``).
 """
 from __future__ import annotations
 
@@ -71,12 +73,14 @@ def _vus_window(text: str) -> int | None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suite", choices=("accuracy", "speed", "scale", "all"), default="all")
+    p.add_argument("--suite", choices=("accuracy", "gutentag", "speed", "scale", "all"), default="all")
     p.add_argument("--quick", action="store_true",
                    help="tiny data, 1-2 epochs, 2 seeds: a smoke run that takes seconds per method")
     p.add_argument("--methods", default=",".join(ALL_METHODS),
                    help="comma-separated subset of " + ",".join(ALL_METHODS) + " (default: all available)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (quick: 0 1)")
+    p.add_argument("--anchor-seeds", type=int, nargs="+", default=None,
+                   help="seeds of the anchor in the accuracy and gutentag suites (default: --seeds)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the anchor in the accuracy suite")
     p.add_argument("--product-epochs", type=int, default=None,
                    help="training epochs of the product (accuracy suite; default: --epochs)")
@@ -89,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse-anchor", action="store_true",
                    help="reuse cached anchor runs from benchmarks/cache/ (same data, parameters and runner only)")
     p.add_argument("--output", type=Path, default=HERE / "results", help="folder for report.md and report.json")
+    p.add_argument("--report-name", default="report",
+                   help="file stem of the report in --output (default 'report': report.md, report.json)")
     p.add_argument("--cache", type=Path, default=CACHE,
                    help="folder for inputs, per-run outputs and the scale data (default benchmarks/cache)")
     return p.parse_args(argv)
@@ -122,14 +128,23 @@ def main(argv: list[str] | None = None) -> int:
                      "started": dt.datetime.now().isoformat(timespec="seconds"),
                      "machine": report_mod.describe_machine(),
                      "anchor_versions": _anchor_versions() if "anchor" in methods else None,
-                     "notes": notes, "accuracy": None, "speed": None, "scale": None}
-    suites = ("accuracy", "speed", "scale") if args.suite == "all" else (args.suite,)
+                     "notes": notes, "accuracy": None, "gutentag": None, "speed": None, "scale": None}
+    suites = ("accuracy", "gutentag", "speed", "scale") if args.suite == "all" else (args.suite,)
+    accuracy_kwargs = dict(quick=args.quick, reuse_anchor=args.reuse_anchor, vus_window=args.vus_window,
+                           threads=args.threads, product_epochs=1 if args.quick else product_epochs,
+                           cache_dir=args.cache, log=log,
+                           method_seeds={"anchor": args.anchor_seeds} if args.anchor_seeds else None)
     if "accuracy" in suites:
         from benchmarks.accuracy import run_accuracy
-        results["accuracy"] = run_accuracy(methods, seeds, 1 if args.quick else args.epochs, quick=args.quick,
-                                           reuse_anchor=args.reuse_anchor, vus_window=args.vus_window,
-                                           threads=args.threads, product_epochs=1 if args.quick else product_epochs,
-                                           cache_dir=args.cache, log=log)
+        results["accuracy"] = run_accuracy(methods, seeds, 1 if args.quick else args.epochs, **accuracy_kwargs)
+    if "gutentag" in suites:
+        from benchmarks.accuracy import run_gutentag
+        from benchmarks.datasets import GutenTAGUnavailable
+        try:
+            results["gutentag"] = run_gutentag(methods, seeds, 1 if args.quick else args.epochs, **accuracy_kwargs)
+        except GutenTAGUnavailable as exc:
+            notes.append(f"GutenTAG suite skipped: {exc}")
+            log(f"GutenTAG suite skipped: {exc}")
     if "speed" in suites:
         from benchmarks.speed import run_speed
         if not {"product", "anchor"} & set(methods):
@@ -144,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
 
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "report.json").write_text(json.dumps(results, indent=1, default=float))
-    (args.output / "report.md").write_text(report_mod.render(results))
-    log(f"wrote {args.output / 'report.md'} and report.json")
+    md, js = args.output / f"{args.report_name}.md", args.output / f"{args.report_name}.json"
+    js.write_text(json.dumps(results, indent=1, default=float))
+    md.write_text(report_mod.render(results))
+    log(f"wrote {md} and {js.name}")
     return 0
 
 

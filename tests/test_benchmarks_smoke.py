@@ -43,6 +43,41 @@ def test_quick_harness_writes_a_report_with_honest_metrics(tmp_path):
     if "product" in methods:
         assert results["speed"]["figures"]["product"]["detect_last"]["calls"] == 5
 
+    gt = results["gutentag"]
+    if datasets.GUTENTAG_PYTHON.exists():  # the suite runs where its venv was built (not on CI)
+        assert len(gt["runs"]) == 2 * len(methods) * 2
+        assert {r["group"] for r in gt["by_kind"]} == {"amplitude", "mode-correlation"}
+        assert {r["group"] for r in gt["by_base"]} == {"sine", "random-mode-jump"}
+        for r in gt["runs"]:
+            for key in ("vus_pr", "auc_pr", "f1", "flagged_share"):
+                assert 0.0 <= r["metrics"][key] <= 1.0, (r["benchmark"], r["method"], key)
+        assert "## GutenTAG synthetic suite" in md and "VUS-PR per anomaly kind" in md
+    else:
+        assert gt is None
+        assert any("GutenTAG suite skipped" in n and "setup_gutentag.sh" in n for n in results["notes"])
+
+
+def test_gutentag_suite_without_its_venv_says_so_and_skips(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "GUTENTAG_PYTHON", tmp_path / "no-venv" / "bin" / "python")
+    out = tmp_path / "results"
+    rc = run.main(["--suite", "gutentag", "--quick", "--methods", "pca", "--output", str(out),
+                   "--cache", str(tmp_path / "cache")])
+    assert rc == 0
+    results = json.loads((out / "report.json").read_text())
+    assert results["gutentag"] is None
+    [note] = results["notes"]
+    assert note.startswith("GutenTAG suite skipped") and "bash benchmarks/setup_gutentag.sh" in note
+    assert note in (out / "report.md").read_text()
+
+
+def test_gutentag_configs_are_what_make_configs_writes():
+    pytest.importorskip("yaml")
+    from benchmarks.gutentag import make_configs
+    written = make_configs.build()
+    assert sorted(written) == sorted(p.name for p in datasets.gutentag_configs())
+    for name, text in written.items():
+        assert (datasets.GUTENTAG_CONFIGS / name).read_text() == text, name
+
 
 def test_synthetic_generator_is_deterministic_and_labelled():
     a, la = datasets.make_synthetic(5000, 4, seed=3, n_anomalies=5)
