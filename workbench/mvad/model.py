@@ -33,14 +33,19 @@ def default_latent(n_variables: int) -> int:
 class JointForecastReconstruction(nn.Module):
     """Forecast and reconstruct the last row of ``(batch, context + 1, variables)`` windows."""
 
-    def __init__(self, n_variables: int, context: int, hidden: int = 128, latent: int | None = None) -> None:
+    def __init__(self, n_variables: int, context: int, hidden: int = 128, latent: int | None = None,
+                 long_bins: int = 0, bin_rows: int = 1) -> None:
         super().__init__()
         latent = latent or default_latent(n_variables)
         self.n_variables = n_variables
         self.context = context
+        self.long_bins = long_bins
+        self.bin_rows = bin_rows
+        # rows before the scored one that the network reads
+        self.lookback = max(context, long_bins * bin_rows)
         self.forecaster = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(context * n_variables, hidden), nn.GELU(),
+            nn.Linear((context + long_bins) * n_variables, hidden), nn.GELU(),
             nn.Linear(hidden, hidden), nn.GELU(),
             nn.Linear(hidden, n_variables),
         )
@@ -52,14 +57,38 @@ class JointForecastReconstruction(nn.Module):
             nn.Linear(half, n_variables),
         )
 
-    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, series: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What :meth:`gather` reads for a ``(T, variables)`` series: the series and, with a long
+        context, its running means over ``bin_rows`` rows (``pooled[i]`` = mean of rows ``i .. i + bin_rows - 1``,
+        each computed from its own rows only, so batch and streaming scores agree)."""
+        if not self.long_bins:
+            return series, None
+        pooled = torch.nn.functional.avg_pool1d(series.T.unsqueeze(0), self.bin_rows, stride=1)[0].T
+        return series, pooled
+
+    def gather(self, prepared, targets: torch.Tensor):
+        """Network inputs for the ``targets`` rows: ``(batch, context + 1, V)`` windows and, with a long
+        context, ``(batch, long_bins, V)`` bin means covering the ``long_bins x bin_rows`` rows before each."""
+        series, pooled = prepared
+        offsets = torch.arange(-self.context, 1, device=series.device)
+        windows = series[targets[:, None] + offsets]
+        if pooled is None:
+            return windows, None
+        starts = torch.arange(-self.long_bins * self.bin_rows, 0, self.bin_rows, device=series.device)
+        return windows, pooled[targets[:, None] + starts]
+
+    def forward(self, windows: torch.Tensor, bins: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(forecast, reconstruction)`` of the last row, each ``(batch, variables)``."""
         past, current = windows[:, :-1], windows[:, -1]
-        forecast = past[:, -1] + self.forecaster(past)
+        inputs = past if bins is None else torch.cat([past.flatten(1), bins.flatten(1)], dim=1)
+        forecast = past[:, -1] + self.forecaster(inputs)
         return forecast, self.autoencoder(current)
 
-    def errors(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Squared forecast and reconstruction errors per variable, each ``(batch, variables)``."""
-        forecast, reconstruction = self(windows)
+    def errors(self, inputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Squared forecast and reconstruction errors per variable, each ``(batch, variables)``.
+
+        ``inputs``: what :meth:`gather` returns, or plain ``(batch, context + 1, V)`` windows."""
+        windows, bins = inputs if isinstance(inputs, tuple) else (inputs, None)
+        forecast, reconstruction = self(windows, bins)
         current = windows[:, -1]
         return (forecast - current) ** 2, (reconstruction - current) ** 2
