@@ -18,6 +18,14 @@ reconstruction heads) 0.53 / 0.90 in 419 s; linear autoencoder (PCA) 0.51 /
 GRU forecaster 0.49 / 0.57; the harness's PCA baseline 0.46 / 0.80.  Equal
 accuracy at a fifteenth of the cost decided for the joint MLP.  A 64-row
 context moved SMD up (+0.03) and SKAB down (-0.04) at 60% more time.
+
+**Long context (``long_bins``, off by default).**  The forecaster can also
+read the whole sliding window, not only its last ``context`` rows: the
+``long_bins x bin_rows`` rows before the scored one as ``long_bins`` bin
+means (running means over ``bin_rows`` rows, computed once per call by
+:meth:`prepare` and gathered per row by :meth:`gather`), fed beside the dense
+context.  ``benchmarks/quality_study.py`` (issue 15) ran 32 bins against the
+default through the same pipeline: LONG_EVIDENCE
 """
 from __future__ import annotations
 
