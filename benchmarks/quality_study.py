@@ -47,6 +47,7 @@ CANDIDATES = {
     "long32": {"long_bins": 32},      # + the whole window as 32 bin means beside the last 32 rows
     "long16": {"long_bins": 16},      # + 16 coarser bins
     "context64": {"context": 64},     # twice the dense context, no bins
+    "stride2": {"context_stride": 2},  # 32 rows, every other one: 63 rows back at today's cost
 }
 
 

@@ -253,3 +253,17 @@ def test_long_context_reads_the_whole_window_and_scores_alike_in_batch_and_alone
     tensors, meta = det.get_state()
     loaded = MultivariateDetector.from_state(load_tensors(save_tensors(tensors)), json.loads(json.dumps(meta)))
     np.testing.assert_array_equal(loaded.score(test).score, batch.score)
+
+
+def test_a_strided_context_reads_twice_as_far_back_at_the_same_width():
+    """``context_stride=2``: the 32 context rows are every other row back from the previous one (63 rows), so a
+    change 40-50 rows back moves the score; batch and short inputs still agree."""
+    train, test = correlated(900, 1), correlated(300, 2)
+    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, context_stride=2).fit(train, NAMES)
+    assert det.model_.lookback == 63 and det.context_ == 32
+    changed = test.copy()
+    changed[150:160] += 3.0
+    assert det.score(test[100:201]).score[-1] != det.score(changed[100:201]).score[-1]
+    batch = det.score(test)
+    for row in (100, 299):
+        assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
