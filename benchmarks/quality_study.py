@@ -84,7 +84,7 @@ def cache_one(candidate: str, seed: int, group: str, bench: datasets.Benchmark, 
     started = time.perf_counter()
     det.fit(bench.train, bench.variables)
     fit_s = time.perf_counter() - started
-    cut = len(bench.train) - int(round(len(bench.train) * det.validation_fraction))
+    cut = len(bench.train) - round(len(bench.train) * det.validation_fraction)
     arrays = {"held": det.variable_errors(bench.train[cut - window:])[window:].astype(np.float32)}
     started = time.perf_counter()
     for i, case in enumerate(bench.cases):
@@ -352,9 +352,9 @@ def _fmt(pair, digits: int = 3, n: int | None = None) -> str:
 def markdown(summary: dict, rule_rows: list[dict] | None, command: str, severity: dict | None = None,
              flags: list[dict] | None = None) -> str:
     lines = ["# Quality study (issue 15)", "", f"Command: `{command}`", "",
-             "VUS-PR, AUC-PR and F1 of the product's own `isAnomaly` (no point adjustment), mean ± std over seeds "
-             "(of each seed's mean over the group's sets; VUS-PR cells: (number of seeds)). `seeds`: seeds with any "
-             "cached set.",
+             ("VUS-PR, AUC-PR and F1 of the product's own `isAnomaly` (no point adjustment), mean ± std over seeds "
+              "(of each seed's mean over the group's sets; VUS-PR cells: (number of seeds)). `seeds`: seeds with any "
+              "cached set."),
              ""]
     groups = ["SMD", "SKAB", "GutenTAG", "synthetic"]
     lines += ["| candidate | seeds | " + " | ".join(f"{g} VUS-PR" for g in groups) + " | " +
@@ -381,8 +381,9 @@ def markdown(summary: dict, rule_rows: list[dict] | None, command: str, severity
                 _fmt(summary[n][k]["vus_pr"]) if k in summary[n] else "-" for n in names) + " |")
     if rule_rows:
         lines += ["", "## Threshold rules", "",
-                  "F1 of the flags (flagged share / true share); `in 2x`: share of cases flagged within half to twice "
-                  "their true share; `>3x`: cases with >= 1% anomalies flagged beyond a third or three times it.", "",
+                  ("F1 of the flags (flagged share / true share); `in 2x`: share of cases flagged within half to "
+                   "twice their true share; `>3x`: cases with >= 1% anomalies flagged beyond a third or three times "
+                   "it."), "",
                   "| rule | " + " | ".join(RULE_GROUPS) + " |", "|---" * (len(RULE_GROUPS) + 1) + "|"]
         for r in rule_rows:
             cells = []
@@ -402,11 +403,11 @@ def markdown(summary: dict, rule_rows: list[dict] | None, command: str, severity
                   "| set | true share | flagged | ratio | F1 | former flagged | former ratio | former F1 |",
                   "|---|---|---|---|---|---|---|---|"]
         for f in flags:
-            def ratio(x):
-                return f"{x / f['true_share']:.2f}" if f["true_share"] > 0 else "-"
-            lines.append(f"| {f['set']} | {100 * f['true_share']:.1f}% | {100 * f['flagged']:.1f}% | "
-                         f"{ratio(f['flagged'])} | {f['f1']:.3f} | {100 * f['former_flagged']:.1f}% | "
-                         f"{ratio(f['former_flagged'])} | {f['former_f1']:.3f} |")
+            share = f["true_share"]
+            ratio, former = ((f"{f['flagged'] / share:.2f}", f"{f['former_flagged'] / share:.2f}") if share > 0
+                             else ("-", "-"))
+            lines.append(f"| {f['set']} | {100 * share:.1f}% | {100 * f['flagged']:.1f}% | {ratio} | {f['f1']:.3f} | "
+                         f"{100 * f['former_flagged']:.1f}% | {former} | {f['former_f1']:.3f} |")
     if severity:
         levels = list(next(iter(severity.values())))
         lines += ["", "## Severity across sets (product rule)", "",
@@ -417,6 +418,46 @@ def markdown(summary: dict, rule_rows: list[dict] | None, command: str, severity
                 f"{100 * row[lv]['rows']:.1f}% rows, precision "
                 + ("-" if row[lv]["precision"] is None else f"{row[lv]['precision']:.2f}") for lv in levels) + " |")
     return "\n".join(lines) + "\n"
+
+
+DECISION = """## Decision (issue 15)
+
+- **Network: unchanged** (``joint``, 32-row context). Only ``context64`` is ahead on GutenTAG beyond the seed
+  spread (0.537 +- 0.006 vs 0.520 +- 0.003, ahead in each seed) without losing on SMD (0.476 vs 0.464) or SKAB
+  (0.879 vs 0.866), but it is at the speed bounds: 1.8-2.0x the epoch time in three side-by-side runs and about
+  half the batch-scoring rate (43k vs 84k rows/s below; the 50,000 rows/s bound holds only where today's model
+  scores 100k), and it is worse on the temporal kinds (frequency 0.68 vs 0.72, pattern 0.40 vs 0.42).  A
+  candidate for the lead to weigh, not adopted here.  ``long32`` (the whole window as 32 bin means beside the last 32 rows) ties on GutenTAG
+  (+0.002, within spread) and is worse on frequency / pattern / pattern-shift; ``stride2`` (32 rows, every other
+  one) is slightly behind.  Both stay available as detector parameters (``long_bins``, ``context_stride``),
+  off by default.
+- **Threshold: the robust log-normal tail capped at the held-out 99.9th percentile** (``tail_quantile=0.999``,
+  drift raise x3 unchanged): GutenTAG own-flag F1 0.21 -> 0.31, sets within half to twice their true share
+  16% -> 39%, beyond a third / three times 57 -> 34 of 78; SMD 0.51 either way; Azure noise 0.03% flagged.
+  The 99th percentile calibrates GutenTAG a little better (0.32, 45%) but flags about 0.6% of the unit tests'
+  clean periodic series, which no rule before did.  SKAB's own flags (5.8% flagged, 35% true) are left: its
+  test files sit far from the training file, every row's score is dominated by that distance, and anomalies
+  score only a few percent above their neighbours, so no threshold on this score separates them.
+- **Severity: unchanged** (``1 - 0.7 x threshold / score``).  A severity does not mean the same precision on
+  every set (table below: at >= 0.5, 0.70 on GutenTAG, 0.80 SMD, 0.88 SKAB); a log-tail-width form tried
+  alongside was no more consistent.
+"""
+
+
+def _speed_table() -> list[str]:
+    path = RESULTS / "quality_study_speed.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    lines = ["", "## Speed (SMD machine-1-6, 38 variables, window 200, one torch thread, side by side)", "",
+             f"Command: `{data['command']}` (shared 2-core machine: ratios, not absolute times, are the figures)", "",
+             "| candidate | median epoch s | epoch ratio | batch scoring rows/s | detect-last median ms |",
+             "|---|---|---|---|---|"]
+    for name, m in data["summary"].items():
+        ratio = next(v for k, v in m.items() if k.startswith("epoch_ratio"))
+        lines.append(f"| {name} | {m['epoch_s']:.3f} | {ratio:.2f} | {m['rows_per_s']:,.0f} | "
+                     f"{m['detect_last_ms']:.2f} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -445,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python -m benchmarks.quality_study " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     severity = severity_table(args.rules_of, args.seeds) if args.rules_of else None
     text = markdown(summary, rule_rows, command, severity, flags)
+    if args.name == "quality_study":
+        text = text.replace("\n\n", "\n\n" + DECISION + "\n", 1) + "\n".join(_speed_table()) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.md").write_text(text)
