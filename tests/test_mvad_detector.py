@@ -186,17 +186,25 @@ def test_constant_training_column_and_short_input():
     assert not r.valid.any() and np.isnan(r.score).all()
 
 
-def test_threshold_ignores_anomalies_in_the_held_out_rows():
-    """A log-normal tail fitted on the bulk: the held-out rows' own anomalies do not move it."""
+def test_threshold_is_a_log_normal_tail_capped_at_a_high_percentile_that_anomalies_cannot_lift_past_it():
+    """Log-normal held-out scores: four log-spreads above the median, unmoved by 1% anomalies; the 99.9th
+    percentile caps it (a training period's anomalies can raise the cap at most to the log-normal tail);
+    where scores are far from log-normal (bimodal, as periodic data's errors) the cap is what holds."""
     rng = np.random.default_rng(0)
     clean = np.exp(rng.normal(0.0, 0.5, size=20000))
-    threshold = scoring.calibrate_threshold(clean)
-    assert threshold == pytest.approx(np.exp(4 * 0.5), rel=0.05)   # median 1, four log-spreads above
-    assert (clean >= threshold).mean() < 0.001
-    contaminated = np.r_[clean, np.full(200, 1e3)]   # 1% anomalies in the training period
-    assert scoring.calibrate_threshold(contaminated) == pytest.approx(threshold, rel=0.05)
-    assert scoring.calibrate_threshold(np.r_[clean, np.nan]) == pytest.approx(threshold)
-    assert scoring.calibrate_threshold(np.ones(100)) == pytest.approx(np.exp(4 * scoring.MIN_LOG_SPREAD))
+    tail = scoring.calibrate_threshold(clean, tail_quantile=1.0)
+    assert tail == pytest.approx(np.exp(4 * 0.5), rel=0.05)       # median 1, four log-spreads above
+    contaminated = np.r_[clean, np.full(200, 1e3)]                  # 1% anomalies in the training period
+    assert scoring.calibrate_threshold(contaminated, tail_quantile=1.0) == pytest.approx(tail, rel=0.05)
+    capped = scoring.calibrate_threshold(clean)
+    assert capped == pytest.approx(np.quantile(clean, 0.999))       # 3.1 log-spreads: below the tail
+    assert capped < scoring.calibrate_threshold(contaminated) <= tail * 1.05
+    assert scoring.calibrate_threshold(np.r_[clean, np.nan]) == pytest.approx(capped)
+    bimodal = np.r_[np.full(5000, 0.05), np.full(5000, 5.0)] * np.exp(rng.normal(0.0, 0.1, size=10000))
+    assert scoring.calibrate_threshold(bimodal, tail_quantile=1.0) > 20 * bimodal.max()  # flags nothing
+    assert scoring.calibrate_threshold(bimodal) == pytest.approx(np.quantile(bimodal, 0.999))
+    assert scoring.calibrate_threshold(np.ones(100), tail_quantile=1.0) == pytest.approx(
+        np.exp(4 * scoring.MIN_LOG_SPREAD))
 
 
 def test_threshold_follows_data_that_drifted_as_a_whole():
@@ -224,3 +232,38 @@ def test_a_drifted_period_is_not_flagged_whole_and_its_fault_still_is(detector):
     finally:
         detector.drift_factor = scoring.DRIFT_FACTOR
     assert fixed.threshold == detector.threshold_ and fixed.is_anomaly[valid].mean() > 0.5
+
+
+def test_long_context_reads_the_whole_window_and_scores_alike_in_batch_and_alone():
+    """With ``long_bins`` the forecaster also sees the window's older rows as bin means: a change there moves
+    the score (it does not with the 32-row context alone), batch and short inputs agree, and the state
+    round-trips."""
+    train, test = correlated(900, 1), correlated(300, 2)
+    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, long_bins=8).fit(train, NAMES)
+    short = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1).fit(train, NAMES)
+    assert det.model_.lookback == 96 and short.model_.lookback == 32
+    changed = test.copy()
+    changed[150:160] += 3.0                              # 40-50 rows before row 200: outside a 32-row context
+    for model, moves in ((det, True), (short, False)):
+        before, after = model.score(test[100:201]).score[-1], model.score(changed[100:201]).score[-1]
+        assert bool(before != after) is moves
+    batch = det.score(test)
+    for row in (100, 250, 299):
+        assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
+    tensors, meta = det.get_state()
+    loaded = MultivariateDetector.from_state(load_tensors(save_tensors(tensors)), json.loads(json.dumps(meta)))
+    np.testing.assert_array_equal(loaded.score(test).score, batch.score)
+
+
+def test_a_strided_context_reads_twice_as_far_back_at_the_same_width():
+    """``context_stride=2``: the 32 context rows are every other row back from the previous one (63 rows), so a
+    change 40-50 rows back moves the score; batch and short inputs still agree."""
+    train, test = correlated(900, 1), correlated(300, 2)
+    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, context_stride=2).fit(train, NAMES)
+    assert det.model_.lookback == 63 and det.context_ == 32
+    changed = test.copy()
+    changed[150:160] += 3.0
+    assert det.score(test[100:201]).score[-1] != det.score(changed[100:201]).score[-1]
+    batch = det.score(test)
+    for row in (100, 299):
+        assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)

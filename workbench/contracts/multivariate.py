@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import pandas as pd
 
@@ -116,12 +116,24 @@ class VariableState(_Contract):
 
 @dataclass
 class ModelState(_Contract):
-    """Training progress recorded every 10 epochs (``diagnosticsInfo.modelState``)."""
+    """Training progress recorded every ``RECORD_EVERY`` epochs and at the last (``diagnosticsInfo.modelState``)."""
+
+    RECORD_EVERY: ClassVar[int] = 10
 
     epoch_ids: list[int] = field(default_factory=list)
-    train_losses: list[float] = field(default_factory=list)
-    validation_losses: list[float] = field(default_factory=list)
+    train_losses: list[float | None] = field(default_factory=list)
+    validation_losses: list[float | None] = field(default_factory=list)
     latencies_in_seconds: list[float] = field(default_factory=list)
+
+    def record(self, epoch: int, epochs: int, train_loss: float, validation_loss: float, seconds: float) -> bool:
+        """Keep this epoch if it is one v1.1 reports (every 10th and the last); True when it was kept."""
+        if epoch % self.RECORD_EVERY and epoch != epochs:
+            return False
+        self.epoch_ids.append(int(epoch))
+        self.train_losses.append(_finite(train_loss))
+        self.validation_losses.append(_finite(validation_loss))
+        self.latencies_in_seconds.append(float(seconds))
+        return True
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> "ModelState":
@@ -240,6 +252,11 @@ class Model(_Contract):
         info.diagnostics_info = DiagnosticsInfo.from_json(raw.get("diagnosticsInfo") or {})
         return cls(str(body.get("modelId", "")), str(body.get("createdTime", "")),
                    str(body.get("lastUpdatedTime", "")), info, FleetMember.from_json(body.get("fleet")))
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None  # JSON has no NaN: a diverged loss is null
 
 
 def _errors(raw: Any) -> list[ErrorResponse]:

@@ -7,7 +7,6 @@ what comes back.  Every failure is caught and returned, so one bad entity never 
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
@@ -26,8 +25,6 @@ from workbench.mvad.pipeline import (
     prepare_training,
 )
 
-DIAGNOSTIC_EVERY = 10
-
 
 def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None = None, *, seed: int = 0,
                  detector_params: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
@@ -45,11 +42,7 @@ def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None =
         state = ModelState()
 
         def on_epoch(report) -> None:
-            if report.epoch % DIAGNOSTIC_EVERY == 0 or report.epoch == epochs:
-                state.epoch_ids.append(int(report.epoch))
-                state.train_losses.append(_finite(report.train_loss))
-                state.validation_losses.append(_finite(report.validation_loss))
-                state.latencies_in_seconds.append(float(report.latency_seconds))
+            state.record(report.epoch, epochs, report.train_loss, report.validation_loss, report.latency_seconds)
 
         detector = fit_detector(prepared, request.sliding_window, epochs=epochs, seed=seed, on_epoch=on_epoch,
                                 **(detector_params or {}))
@@ -109,8 +102,3 @@ def _worker_name() -> str:
         return get_worker().address
     except (ImportError, ValueError):
         return f"pid {os.getpid()}"
-
-
-def _finite(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None

@@ -16,8 +16,13 @@ score whether it is scored in a long batch or as the last row of a short one.
 Its flag compares that score with the training threshold, raised for a call
 whose rows drifted as a whole (:func:`workbench.mvad.scoring.drift_threshold`:
 at least 100 valid rows whose median score exceeds a third of the threshold).
-The network itself reads the last ``context`` (default 32) rows; the whole
-window feeds the correlation changes reported for anomalies.
+The network itself reads the last ``context`` (default 32) rows (every
+``context_stride``-th row back; with ``long_bins`` > 0 also the rest of the
+window as that many bin means: neither better on the benchmarks within the
+speed bounds, so both off by default; see :mod:`workbench.mvad.model`); the whole window feeds the correlation changes
+reported for anomalies.  The training threshold is the robust log-normal tail
+of the held-out scores capped at their ``tail_quantile`` (0.999):
+:func:`workbench.mvad.scoring.calibrate_threshold`.
 
 An epoch draws at most ``max_windows_per_epoch`` (default 2,048) training
 windows at random without replacement, so the cost of an epoch is bounded:
@@ -77,10 +82,11 @@ class MultivariateDetector:
 
     def __init__(self, sliding_window: int = 300, epochs: int = 100, seed: int = 0,
                  validation_fraction: float = 0.2, device: str = "auto", num_threads: int | None = None,
-                 context: int = 32, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
+                 context: int = 32, context_stride: int = 1, long_bins: int = 0, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
-                 threshold_spread: float = scoring.THRESHOLD_SPREAD, drift_factor: float = scoring.DRIFT_FACTOR,
+                 threshold_spread: float = scoring.THRESHOLD_SPREAD, tail_quantile: float = scoring.TAIL_QUANTILE,
+                 drift_factor: float = scoring.DRIFT_FACTOR,
                  chunk_rows: int = 16384) -> None:
         self.sliding_window = sliding_window
         self.epochs = epochs
@@ -89,6 +95,8 @@ class MultivariateDetector:
         self.device = device
         self.num_threads = num_threads
         self.context = context
+        self.context_stride = context_stride
+        self.long_bins = long_bins
         self.hidden = hidden
         self.latent = latent
         self.batch_size = batch_size
@@ -98,6 +106,7 @@ class MultivariateDetector:
         self.smoothing = smoothing
         self.top_fraction = top_fraction
         self.threshold_spread = threshold_spread
+        self.tail_quantile = tail_quantile
         self.drift_factor = drift_factor
         self.chunk_rows = chunk_rows
 
@@ -253,7 +262,8 @@ class MultivariateDetector:
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
         # threshold_ keeps their effect
         known = cls._get_param_names()
-        det = cls(**{k: v for k, v in meta["params"].items() if k in known})
+        params = {"long_bins": 0, "context_stride": 1, **meta["params"]}  # states saved before these had none
+        det = cls(**{k: v for k, v in params.items() if k in known})
         det.variables_ = list(meta["variables"])
         det.context_ = int(meta["context"])
         det.threshold_ = float(meta["threshold"])
@@ -279,7 +289,9 @@ class MultivariateDetector:
 
     def build_network(self, n_vars: int) -> JointForecastReconstruction:
         """The network to train for ``n_vars`` variables (the seam a study overrides to try another one)."""
-        return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent)
+        return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent,
+                                           long_bins=self.long_bins, bin_rows=self._bin_rows(),
+                                           stride=self.context_stride)
 
     def _train(self, z: np.ndarray, cut: int, on_epoch: Callable[[EpochReport], None] | None) -> None:
         self.device_ = _resolve_device(self.device)
@@ -288,8 +300,8 @@ class MultivariateDetector:
             model = self.build_network(z.shape[1]).to(self.device_)
         rng = np.random.default_rng(self.seed)
         series = torch.from_numpy(z).to(self.device_)
-        offsets = torch.arange(-self.context_, 1, device=self.device_)
-        train_targets = np.arange(self.context_, cut)
+        prepared = _prepare(model, series)
+        train_targets = np.arange(_lookback(model, self.context_), cut)
         val_targets = np.arange(cut, len(z))
         if len(val_targets) > self.max_validation_windows:
             val_targets = val_targets[np.linspace(0, len(val_targets) - 1, self.max_validation_windows).astype(int)]
@@ -304,14 +316,14 @@ class MultivariateDetector:
             total = 0.0
             for lo in range(0, per_epoch, self.batch_size):
                 idx = torch.from_numpy(chosen[lo:lo + self.batch_size]).to(self.device_)
-                forecast_err, recon_err = model.errors(series[idx[:, None] + offsets])
+                forecast_err, recon_err = model.errors(_gather(model, prepared, idx, self.context_))
                 loss = forecast_err.mean() + recon_err.mean()
                 model.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach()) * len(idx)
             train_loss = total / per_epoch
-            val_loss = self._validation_loss(model, series, offsets, val_targets)
+            val_loss = self._validation_loss(model, prepared, val_targets)
             if val_loss < best_loss or best_state is None:
                 best_loss, self.best_epoch_ = val_loss, epoch
                 best_state = copy.deepcopy(model.state_dict())
@@ -325,12 +337,12 @@ class MultivariateDetector:
         self.model_ = model.eval()
 
     @torch.no_grad()
-    def _validation_loss(self, model, series, offsets, targets: np.ndarray) -> float:
+    def _validation_loss(self, model, prepared, targets: np.ndarray) -> float:
         model.eval()
         total = 0.0
         for lo in range(0, len(targets), self.chunk_rows):
             idx = torch.from_numpy(targets[lo:lo + self.chunk_rows]).to(self.device_)
-            forecast_err, recon_err = model.errors(series[idx[:, None] + offsets])
+            forecast_err, recon_err = model.errors(_gather(model, prepared, idx, self.context_))
             total += float((forecast_err.mean(dim=1) + recon_err.mean(dim=1)).sum())
         return total / len(targets)
 
@@ -341,7 +353,8 @@ class MultivariateDetector:
         self.forecast_scale_ = scoring.error_scale(forecast_err)
         self.reconstruction_scale_ = scoring.error_scale(recon_err)
         held_out = self._score(z[cut - self.sliding_window:])
-        self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread)
+        self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread,
+                                                      self.tail_quantile)
         self.correlation_median_, self.correlation_spread_ = scoring.correlation_profile(
             z[:cut], min(self.sliding_window, cut))
 
@@ -350,11 +363,11 @@ class MultivariateDetector:
     @torch.no_grad()
     def _raw_errors(self, series: torch.Tensor, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Squared forecast and reconstruction errors of the ``targets`` rows of a device tensor."""
-        offsets = torch.arange(-self.context_, 1, device=self.device_)
+        prepared = _prepare(self.model_, series)
         forecast, recon = [], []
         for lo in range(0, len(targets), self.chunk_rows):
             idx = torch.from_numpy(targets[lo:lo + self.chunk_rows]).to(self.device_)
-            f, r = self.model_.errors(series[idx[:, None] + offsets])
+            f, r = self.model_.errors(_gather(self.model_, prepared, idx, self.context_))
             forecast.append(f.cpu().numpy())
             recon.append(r.cpu().numpy())
         return np.concatenate(forecast), np.concatenate(recon)
@@ -389,7 +402,13 @@ class MultivariateDetector:
 
     def _effective_context(self) -> int:
         """Context rows the network reads: ``context``, shortened so context + smoothing fits the window."""
-        return max(1, min(self.context, self.sliding_window - self.smoothing + 1))
+        return max(1, min(self.context, (self.sliding_window - self.smoothing) // self.context_stride + 1))
+
+    def _bin_rows(self) -> int:
+        """Rows per long-context bin: ``long_bins`` bins span what of the window context + smoothing leave."""
+        if not self.long_bins:
+            return 1
+        return max(1, (self.sliding_window - self.smoothing + 1) // self.long_bins)
 
     def _check_params(self) -> None:
         checks = [
@@ -399,8 +418,10 @@ class MultivariateDetector:
             (isinstance(self.smoothing, int) and 1 <= self.smoothing < self.sliding_window,
              "smoothing must be an integer in [1, sliding_window)"),
             (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
-            (self.threshold_spread > 0 and self.drift_factor >= 0,
-             "threshold_spread must be > 0 and drift_factor >= 0"),
+            (self.threshold_spread > 0 and self.drift_factor >= 0 and 0.0 < self.tail_quantile <= 1.0,
+             "threshold_spread must be > 0, tail_quantile in (0, 1] and drift_factor >= 0"),
+            (isinstance(self.long_bins, int) and self.long_bins >= 0, "long_bins must be an integer >= 0"),
+            (isinstance(self.context_stride, int) and self.context_stride >= 1, "context_stride must be an integer >= 1"),
             (self.context >= 1 and self.hidden >= 1 and self.batch_size >= 1 and self.chunk_rows >= 1
              and self.max_windows_per_epoch >= 1 and self.max_validation_windows >= 1,
              "context, hidden, batch_size, chunk_rows and the window caps must be >= 1"),
@@ -461,6 +482,24 @@ class _Adam:
             m.mul_(b1).add_(p.grad, alpha=1.0 - b1)
             v.mul_(b2).addcmul_(p.grad, p.grad, value=1.0 - b2)
             p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
+def _prepare(model, series: torch.Tensor):
+    """The network's per-call preparation of the series (see ``JointForecastReconstruction.prepare``)."""
+    return model.prepare(series) if hasattr(model, "prepare") else series
+
+
+def _gather(model, prepared, idx: torch.Tensor, context: int):
+    """The network's inputs for rows ``idx``; plain ``(batch, context + 1, V)`` windows for a network
+    without its own ``gather`` (a study's candidate)."""
+    if hasattr(model, "gather"):
+        return model.gather(prepared, idx)
+    return prepared[idx[:, None] + torch.arange(-context, 1, device=idx.device)]
+
+
+def _lookback(model, context: int) -> int:
+    """Rows before a scored row that the network reads."""
+    return int(getattr(model, "lookback", context))
 
 
 def _resolve_device(device: str) -> torch.device:

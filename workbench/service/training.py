@@ -8,7 +8,6 @@ while training runs.  The work itself is the core's
 """
 from __future__ import annotations
 
-import math
 from concurrent.futures import Executor
 from typing import Any, Callable
 
@@ -21,8 +20,6 @@ from workbench.mvad.artifacts import save_model
 from workbench.mvad.pipeline import fit_detector, prepare_training
 from workbench.service import jobs, lifecycle
 from workbench.service.registry import Registry
-
-DIAGNOSTIC_EVERY = 10
 
 ProgressCallback = Callable[[int, int, float, float], None]  # (epoch, epochs, train_loss, validation_loss)
 
@@ -90,12 +87,8 @@ class _TrainingJob:
         self._set(ModelStatus.FAILED)
 
     def _on_epoch(self, report) -> None:
-        if report.epoch % DIAGNOSTIC_EVERY == 0 or report.epoch == self.epochs:
-            state = self.info.diagnostics_info.model_state
-            state.epoch_ids.append(int(report.epoch))
-            state.train_losses.append(_finite(report.train_loss))
-            state.validation_losses.append(_finite(report.validation_loss))
-            state.latencies_in_seconds.append(float(report.latency_seconds))
+        state = self.info.diagnostics_info.model_state
+        if state.record(report.epoch, self.epochs, report.train_loss, report.validation_loss, report.latency_seconds):
             self._save()
         if self.progress is not None:
             self.progress(report.epoch, self.epochs, report.train_loss, report.validation_loss)
@@ -106,8 +99,3 @@ class _TrainingJob:
 
     def _save(self) -> None:
         self.model = self.registry.update_model(self.model)
-
-
-def _finite(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None

@@ -1,0 +1,501 @@
+"""Quality study (issue 15): the evidence behind the network's context and the ``isAnomaly`` rule.
+
+Two steps, so that comparing rules is cheap:
+
+    # 1. train each candidate through the product's own pipeline and cache its per-variable errors
+    .venv/bin/python -m benchmarks.quality_study --cache --candidates joint long32 --seeds 0 1 2
+    # 2. score from the cache: VUS-PR / AUC-PR / own-flag F1 per set and per GutenTAG kind, and the threshold rules
+    .venv/bin/python -m benchmarks.quality_study --candidates joint long32 --seeds 0 1 2 --rules-of joint
+
+Sets: SMD machines 1-6, 2-1, 3-3 (window 200, train's tail as history), SKAB (window 100, each of the 34
+files scored alone), the 29 GutenTAG datasets of ``benchmarks/gutentag/`` (window 200, generated into the
+cache by ``datasets.load_gutentag``), ``datasets.make_synthetic`` (as in ``threshold_study.py``) and the Azure
+i.i.d. noise sample (flagged share only). VUS-PR uses the accuracy harness's buffer (TSB-AD's period rule per
+case). A candidate is a set of ``MultivariateDetector`` parameters (``CANDIDATES``), so only the network's
+inputs differ; the cache keeps, per set, the smoothed scaled per-variable errors
+(``MultivariateDetector.variable_errors``) of the held-out training rows and of the scored rows, the fit time
+and the median epoch time. Rules are computed from held-out scores and, for the drift raise, the median score
+of the rows being scored: never from labels. Writes ``results/quality_study.json`` and ``.md``.
+One torch thread, as on the 2-core target machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks import datasets
+from benchmarks.model_search import SKAB_WINDOW, SMD_WINDOW, _targets
+from benchmarks.threshold_study import _synthetic
+from workbench import evaluation as ev
+from workbench.mvad import scoring
+from workbench.mvad.detector import MultivariateDetector
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "cache" / "quality_study"
+RESULTS = HERE / "results"
+GUTENTAG_WINDOW = 200
+
+# name -> MultivariateDetector parameter overrides
+CANDIDATES = {
+    "joint": {},                      # today's default: the last 32 rows
+    "long32": {"long_bins": 32},      # + the whole window as 32 bin means beside the last 32 rows
+    "long16": {"long_bins": 16},      # + 16 coarser bins
+    "context64": {"context": 64},     # twice the dense context, no bins
+    "stride2": {"context_stride": 2},  # 32 rows, every other one: 63 rows back at today's cost
+}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _sets(names: list[str]) -> list[tuple[str, datasets.Benchmark, int]]:
+    """(group, benchmark, window) of the chosen sets."""
+    out = []
+    if "smd" in names or "skab" in names:
+        smd, skab = _targets(False)
+        if "smd" in names:
+            out += [("SMD", b, SMD_WINDOW) for b in smd]
+        if "skab" in names:
+            out.append(("SKAB", skab, SKAB_WINDOW))
+    if "gutentag" in names:
+        out += [("GutenTAG", b, GUTENTAG_WINDOW) for b in datasets.load_gutentag(HERE / "cache")]
+    if "synthetic" in names:
+        out.append(("synthetic", _synthetic(), SMD_WINDOW))
+    if "noise" in names:
+        _, noise, names_ = datasets.load_azure_sample()
+        case = datasets.Case("noise", noise[2000:], np.zeros(len(noise) - 2000, dtype=bool), history=noise[:2000])
+        out.append(("noise", datasets.Benchmark("noise", noise[:2000], names_, [case]), 200))
+    return out
+
+
+def cache_one(candidate: str, seed: int, group: str, bench: datasets.Benchmark, window: int, epochs: int) -> Path:
+    path = CACHE / candidate / f"s{seed}" / f"{_slug(bench.name)}.npz"
+    if path.is_file():
+        return path
+    det = MultivariateDetector(sliding_window=window, epochs=epochs, seed=seed, num_threads=1,
+                               **CANDIDATES[candidate])
+    started = time.perf_counter()
+    det.fit(bench.train, bench.variables)
+    fit_s = time.perf_counter() - started
+    cut = len(bench.train) - round(len(bench.train) * det.validation_fraction)
+    arrays = {"held": det.variable_errors(bench.train[cut - window:])[window:].astype(np.float32)}
+    started = time.perf_counter()
+    for i, case in enumerate(bench.cases):
+        history = case.history[-window:] if case.history is not None else case.test[:0]
+        arrays[f"{i}/errors"] = det.variable_errors(np.vstack([history, case.test]))[len(history):].astype(np.float32)
+        arrays[f"{i}/labels"] = case.labels.astype(bool)
+    score_s = time.perf_counter() - started
+    meta = {"group": group, "bench": bench.name, "cases": len(bench.cases), "window": window,
+            "top": scoring.top_count(len(bench.variables), det.top_fraction), "threshold": det.threshold_,
+            "fit_s": fit_s, "score_s": score_s, "scored_rows": bench.n_test_rows,
+            "median_epoch_s": float(np.median(det.epoch_seconds_)), "meta": bench.meta,
+            "vus_windows": [ev.period_window(c.test[:, 0]) for c in bench.cases]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, meta=json.dumps(meta, default=str), **arrays)
+    tmp.replace(path)
+    return path
+
+
+def cache(candidates: list[str], seeds: list[int], sets: list[str], epochs: int) -> None:
+    torch.set_num_threads(1)
+    chosen = _sets(sets)
+    for seed in seeds:
+        for candidate in candidates:
+            started = time.perf_counter()
+            for group, bench, window in chosen:
+                cache_one(candidate, seed, group, bench, window, epochs)
+            print(f"cached {candidate} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+# ----------------------------------------------------------------------------- scoring from the cache
+
+def _aggregate(errors: np.ndarray, top: int) -> np.ndarray:
+    score = np.full(len(errors), np.nan)
+    ok = np.isfinite(errors).all(axis=1)
+    score[ok] = scoring.aggregate(errors[ok], top)
+    return score
+
+
+def load(candidate: str, seed: int) -> list[dict]:
+    """Every cached set of one candidate and seed: held-out scores, per-case scores and labels, meta."""
+    out = []
+    for path in sorted((CACHE / candidate / f"s{seed}").glob("*.npz")):
+        arrays = np.load(path)
+        meta = json.loads(str(arrays["meta"]))
+        top = meta["top"]
+        meta["held"] = _aggregate(arrays["held"], top)
+        meta["case_scores"] = [(_aggregate(arrays[f"{i}/errors"], top), arrays[f"{i}/labels"])
+                               for i in range(meta["cases"])]
+        out.append(meta)
+    return out
+
+
+def product_rule(held: np.ndarray, scored: np.ndarray) -> float:
+    """The product's ``isAnomaly`` threshold (``scoring`` defaults): the training threshold from the held-out
+    scores, raised to 3 x the scored median where the data drifted."""
+    return scoring.drift_threshold(scoring.calibrate_threshold(held), scored)
+
+
+def case_metrics(score: np.ndarray, labels: np.ndarray, threshold: float, vus_window: int) -> dict:
+    valid = np.isfinite(score)
+    filled = np.where(valid, score, np.nanmin(score))
+    pred = valid & (np.nan_to_num(score, nan=-np.inf) >= threshold)
+    out = {"flagged": float(pred.mean()), "true_share": float(labels.mean()),
+           "f1": 2 * float(np.sum(pred & labels)) / max(1.0, float(labels.sum() + pred.sum()))}
+    if labels.any():
+        out["vus_pr"] = ev.vus_pr(labels, filled, window=vus_window)
+        out["auc_pr"] = ev.auc_pr(labels, filled)
+    return out
+
+
+def bench_metrics(entry: dict, rule=product_rule) -> dict:
+    """Metrics of one cached set, averaged over its cases (SKAB: 34 files)."""
+    rows = []
+    for (score, labels), vw in zip(entry["case_scores"], entry["vus_windows"]):
+        valid = np.isfinite(score)
+        rows.append(case_metrics(score, labels, rule(entry["held"], score[valid]), vw))
+    keys = set().union(*rows)
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
+def summarise(candidates: list[str], seeds: list[int]) -> dict:
+    """Per candidate: per group (SMD, SKAB, GutenTAG, synthetic, noise) and per GutenTAG kind / base,
+    mean and std over seeds of the per-seed means; plus speed from the fit logs."""
+    out = {}
+    for candidate in candidates:
+        per_seed = []
+        for seed in seeds:
+            entries = load(candidate, seed)
+            if not entries:
+                continue
+            groups: dict[str, list[dict]] = {}
+            for e in entries:
+                m = bench_metrics(e)
+                m["fit_s"], m["median_epoch_s"] = e["fit_s"], e["median_epoch_s"]
+                m["rows_per_s"] = e["scored_rows"] / max(e["score_s"], 1e-9)
+                groups.setdefault(e["group"], []).append(m)
+                if e["group"] == "GutenTAG":
+                    groups.setdefault("kind:" + e["meta"]["kind"], []).append(m)
+                    groups.setdefault("base:" + e["meta"]["base"], []).append(m)
+                if e["group"] == "SMD":
+                    groups.setdefault(e["bench"], []).append(m)
+            per_seed.append({g: {k: float(np.mean([m[k] for m in ms if k in m])) for k in ms[0]}
+                             for g, ms in groups.items()})
+        if not per_seed:
+            continue
+        summary = {}
+        for g in per_seed[0]:
+            summary[g] = {k: _mean_std([s[g][k] for s in per_seed if g in s and k in s[g]])
+                          for k in per_seed[0][g]}
+            summary[g]["n_seeds"] = sum(g in s for s in per_seed)
+        summary["seeds"] = len(per_seed)
+        out[candidate] = summary
+    return out
+
+
+# ----------------------------------------------------------------------------- threshold rules
+
+def rules() -> dict:
+    """name -> f(held-out scores, scored rows' valid scores) -> threshold."""
+    def q(h, p):
+        return float(np.quantile(h[np.isfinite(h)], p))
+    out = {}
+    for factor in (2.0, 3.0, 4.0):
+        drift = (lambda t, s, f=factor: scoring.drift_threshold(t, s, f))
+        for k in (3.0, 4.0, 5.0):        # the rule before this study (k = 4, x3): robust log-normal tail
+            out[f"robust k={k:g}, drift x{factor:g}"] = (
+                lambda h, s, k=k, d=drift: d(scoring.calibrate_threshold(h, k, 1.0), s))
+        for p in (0.97, 0.98, 0.99, 0.995):   # held-out quantile alone
+            out[f"q{p:g}, drift x{factor:g}"] = lambda h, s, p=p, d=drift: d(q(h, p), s)
+        for p in (0.98, 0.99, 0.995, 0.999):  # the adopted family: the robust tail capped at a quantile
+            out[f"min(robust k=4, q{p:g}), drift x{factor:g}"] = (
+                lambda h, s, p=p, d=drift: d(scoring.calibrate_threshold(h, 4.0, p), s))
+        out[f"min(robust k=4, 1.5 x q0.99), drift x{factor:g}"] = (
+            lambda h, s, d=drift: d(min(scoring.calibrate_threshold(h, 4.0, 1.0), 1.5 * q(h, 0.99)), s))
+    out["robust k=4, no drift raise"] = lambda h, s: scoring.calibrate_threshold(h, 4.0, 1.0)
+    out["min(robust k=4, q0.99), no drift raise"] = lambda h, s: scoring.calibrate_threshold(h, 4.0, 0.99)
+    return out
+
+
+RULE_GROUPS = ("SMD", "SKAB", "GutenTAG", "synthetic", "noise")
+
+
+def compare_rules(candidate: str, seeds: list[int]) -> list[dict]:
+    """F1 of own flags and flagged / true share per group for every rule, from cached errors."""
+    runs = [load(candidate, seed) for seed in seeds]
+    rows = []
+    for name, rule in rules().items():
+        row = {"rule": name}
+        per_group: dict[str, list[dict]] = {}
+        for entries in runs:
+            for e in entries:
+                for (score, labels), vw in zip(e["case_scores"], e["vus_windows"]):
+                    valid = np.isfinite(score)
+                    t = rule(e["held"], score[valid])
+                    pred = valid & (np.nan_to_num(score, nan=-np.inf) >= t)
+                    per_group.setdefault(e["group"], []).append({
+                        "bench": e["bench"], "flagged": float(pred.mean()), "true_share": float(labels.mean()),
+                        "f1": 2 * float(np.sum(pred & labels)) / max(1.0, float(labels.sum() + pred.sum()))})
+        for group, cases in per_group.items():
+            ratios = [c["flagged"] / c["true_share"] for c in cases if c["true_share"] > 0]
+            big = [c["flagged"] / c["true_share"] for c in cases if c["true_share"] >= 0.01]
+            row[group] = {
+                "f1": float(np.mean([c["f1"] for c in cases])),
+                "flagged": float(np.mean([c["flagged"] for c in cases])),
+                "true_share": float(np.mean([c["true_share"] for c in cases])),
+                # calibration: share of cases flagged within [1/2, 2] x the true share, and beyond [1/3, 3]
+                # among cases whose anomalies are >= 1% of rows
+                "within_2x": float(np.mean([0.5 <= r <= 2 for r in ratios])) if ratios else None,
+                "beyond_3x": int(sum(not (1 / 3 <= r <= 3) for r in big)) if big else 0,
+                "cases_1pct": len(big),
+            }
+        rows.append(row)
+    return rows
+
+
+def former_rule(held: np.ndarray, scored: np.ndarray) -> float:
+    """The rule before this study: the robust log-normal tail without the cap, raised to 3 x the scored median."""
+    return scoring.drift_threshold(scoring.calibrate_threshold(held, tail_quantile=1.0), scored)
+
+
+def per_set_flags(candidate: str, seeds: list[int]) -> list[dict]:
+    """Flagged vs true share and F1 for every set (GutenTAG: each dataset; SKAB: over its files), mean over
+    seeds, with the product's rule and the former one."""
+    acc: dict[str, list[tuple[float, ...]]] = {}
+    for seed in seeds:
+        for e in load(candidate, seed):
+            for score, labels in e["case_scores"]:
+                valid = np.isfinite(score)
+                row = [float(labels.mean())]
+                for rule in (product_rule, former_rule):
+                    pred = valid & (np.nan_to_num(score, nan=-np.inf) >= rule(e["held"], score[valid]))
+                    row += [float(pred.mean()),
+                            2 * float(np.sum(pred & labels)) / max(1.0, float(labels.sum() + pred.sum()))]
+                acc.setdefault(e["bench"], []).append(tuple(row))
+    out = []
+    for bench, vals in acc.items():
+        m = np.mean(np.array(vals), axis=0)
+        out.append({"set": bench, "true_share": m[0], "flagged": m[1], "f1": m[2], "former_flagged": m[3],
+                    "former_f1": m[4]})
+    return out
+
+
+def severity_table(candidate: str, seeds: list[int], levels=(0.3, 0.5, 0.7, 0.9)) -> dict:
+    """Does a severity mean the same on every set?  Per group: share of scored rows at or above each
+    severity level and the share of those that are labelled anomalous (precision), product rule."""
+    acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for seed in seeds:
+        for e in load(candidate, seed):
+            for score, labels in e["case_scores"]:
+                valid = np.isfinite(score)
+                sev = scoring.severity(score, product_rule(e["held"], score[valid]))
+                acc.setdefault(e["group"], []).append((sev, labels))
+    out = {}
+    for group, pairs in acc.items():
+        sev, y = np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
+        out[group] = {f"{lo:g}": {"rows": float(np.mean(sev >= lo)),
+                                  "precision": float(y[sev >= lo].mean()) if (sev >= lo).any() else None}
+                      for lo in levels}
+    return out
+
+
+# ----------------------------------------------------------------------------- speed
+
+def speed(candidates: list[str], epochs: int = 10, repeats: int = 2) -> dict:
+    """Side by side, one thread, alternating candidates: median epoch seconds on SMD machine-1-6 (38 variables,
+    window 200), batch scoring rows/s of its 23.7k test rows, detect-last median ms (score of the last 201 rows)."""
+    torch.set_num_threads(1)
+    smd = datasets.load_smd(datasets.SMD_MACHINES[0])
+    test = smd.cases[0].test
+    out = {c: {"epoch_s": [], "rows_per_s": [], "detect_last_ms": []} for c in candidates}
+    for _ in range(repeats):
+        for c in candidates:
+            det = MultivariateDetector(sliding_window=200, epochs=epochs, seed=0, num_threads=1, **CANDIDATES[c])
+            det.fit(smd.train, smd.variables)
+            out[c]["epoch_s"].append(float(np.median(det.epoch_seconds_)))
+            started = time.perf_counter()
+            det.score(test)
+            out[c]["rows_per_s"].append(len(test) / (time.perf_counter() - started))
+            lat = []
+            for i in range(200):
+                started = time.perf_counter()
+                det.score(test[i:i + 201])
+                lat.append(time.perf_counter() - started)
+            out[c]["detect_last_ms"].append(1000 * float(np.median(lat)))
+    summary = {c: {k: float(np.median(v)) for k, v in m.items()} for c, m in out.items()}
+    base = summary[candidates[0]]
+    for c in candidates:
+        summary[c]["epoch_ratio_to_" + candidates[0]] = summary[c]["epoch_s"] / base["epoch_s"]
+    print(json.dumps(summary, indent=1))
+    return summary
+
+
+# ----------------------------------------------------------------------------- report
+
+def _fmt(pair, digits: int = 3, n: int | None = None) -> str:
+    text = f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+    return text if n is None else f"{text} ({n})"
+
+
+def markdown(summary: dict, rule_rows: list[dict] | None, command: str, severity: dict | None = None,
+             flags: list[dict] | None = None) -> str:
+    lines = ["# Quality study (issue 15)", "", f"Command: `{command}`", "",
+             ("VUS-PR, AUC-PR and F1 of the product's own `isAnomaly` (no point adjustment), mean ± std over seeds "
+              "(of each seed's mean over the group's sets; VUS-PR cells: (number of seeds)). `seeds`: seeds with any "
+              "cached set."),
+             ""]
+    groups = ["SMD", "SKAB", "GutenTAG", "synthetic"]
+    lines += ["| candidate | seeds | " + " | ".join(f"{g} VUS-PR" for g in groups) + " | " +
+              " | ".join(f"{g} AUC-PR" for g in groups) + " | SMD F1 | GutenTAG F1 | noise flagged | "
+              "median epoch s (SMD, shared machine) |", "|---" * (2 + 2 * len(groups) + 4) + "|"]
+    for name, s in summary.items():
+        cells = [_fmt(s[g]["vus_pr"], n=s[g]["n_seeds"]) if g in s else "-" for g in groups]
+        cells += [_fmt(s[g]["auc_pr"]) if g in s else "-" for g in groups]
+        cells += [_fmt(s[g]["f1"]) if g in s else "-" for g in ("SMD", "GutenTAG")]
+        cells.append(f"{100 * s['noise']['flagged'][0]:.2f}%" if "noise" in s else "-")
+        cells.append(f"{s['SMD']['median_epoch_s'][0]:.3f}" if "SMD" in s else "-")
+        lines.append(f"| {name} | {s['seeds']} | " + " | ".join(cells) + " |")
+    kinds = sorted({g for s in summary.values() for g in s if g.startswith("kind:")})
+    bases = sorted({g for s in summary.values() for g in s if g.startswith("base:")})
+    smd = sorted({g for s in summary.values() for g in s if g.startswith("SMD/")})
+    for title, keys in (("GutenTAG VUS-PR per anomaly kind", kinds), ("GutenTAG VUS-PR per base", bases),
+                        ("SMD VUS-PR per machine", smd)):
+        if not keys:
+            continue
+        names = list(summary)
+        lines += ["", f"## {title}", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for k in keys:
+            lines.append(f"| {k.split(':', 1)[-1]} | " + " | ".join(
+                _fmt(summary[n][k]["vus_pr"]) if k in summary[n] else "-" for n in names) + " |")
+    if rule_rows:
+        lines += ["", "## Threshold rules", "",
+                  ("F1 of the flags (flagged share / true share); `in 2x`: share of cases flagged within half to "
+                   "twice their true share; `>3x`: cases with >= 1% anomalies flagged beyond a third or three times "
+                   "it."), "",
+                  "| rule | " + " | ".join(RULE_GROUPS) + " |", "|---" * (len(RULE_GROUPS) + 1) + "|"]
+        for r in rule_rows:
+            cells = []
+            for g in RULE_GROUPS:
+                if g not in r:
+                    cells.append("-")
+                elif g == "noise":
+                    cells.append(f"{100 * r[g]['flagged']:.2f}% flagged")
+                else:
+                    v = r[g]
+                    cells.append(f"{v['f1']:.3f} ({100 * v['flagged']:.1f}% / {100 * v['true_share']:.1f}%), "
+                                 f"in 2x {v['within_2x']:.2f}, >3x {v['beyond_3x']}/{v['cases_1pct']}")
+            lines.append(f"| {r['rule']} | " + " | ".join(cells) + " |")
+    if flags:
+        lines += ["", "## Flagged share vs true share per set (mean over seeds)", "",
+                  "Product rule (robust tail capped at the held-out q99.9, drift x3) and the former one (no cap).", "",
+                  "| set | true share | flagged | ratio | F1 | former flagged | former ratio | former F1 |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for f in flags:
+            share = f["true_share"]
+            ratio, former = ((f"{f['flagged'] / share:.2f}", f"{f['former_flagged'] / share:.2f}") if share > 0
+                             else ("-", "-"))
+            lines.append(f"| {f['set']} | {100 * share:.1f}% | {100 * f['flagged']:.1f}% | {ratio} | {f['f1']:.3f} | "
+                         f"{100 * f['former_flagged']:.1f}% | {former} | {f['former_f1']:.3f} |")
+    if severity:
+        levels = list(next(iter(severity.values())))
+        lines += ["", "## Severity across sets (product rule)", "",
+                  "Share of scored rows at or above each severity, and the share of those labelled anomalous.", "",
+                  "| set | " + " | ".join(f"severity >= {lv}" for lv in levels) + " |", "|---" * (len(levels) + 1) + "|"]
+        for group, row in severity.items():
+            lines.append(f"| {group} | " + " | ".join(
+                f"{100 * row[lv]['rows']:.1f}% rows, precision "
+                + ("-" if row[lv]["precision"] is None else f"{row[lv]['precision']:.2f}") for lv in levels) + " |")
+    return "\n".join(lines) + "\n"
+
+
+DECISION = """## Decision (issue 15)
+
+- **Network: unchanged** (``joint``, 32-row context). Only ``context64`` is ahead on GutenTAG beyond the seed
+  spread (0.537 +- 0.006 vs 0.520 +- 0.003, ahead in each seed) without losing on SMD (0.476 vs 0.464) or SKAB
+  (0.879 vs 0.866), but it is at the speed bounds: 1.8-2.0x the epoch time in three side-by-side runs and about
+  half the batch-scoring rate (43k vs 84k rows/s below; the 50,000 rows/s bound holds only where today's model
+  scores 100k), and it is worse on the temporal kinds (frequency 0.68 vs 0.72, pattern 0.40 vs 0.42).  A
+  candidate for the lead to weigh, not adopted here.  ``long32`` (the whole window as 32 bin means beside the last 32 rows) ties on GutenTAG
+  (+0.002, within spread) and is worse on frequency / pattern / pattern-shift; ``stride2`` (32 rows, every other
+  one) is slightly behind.  Both stay available as detector parameters (``long_bins``, ``context_stride``),
+  off by default.
+- **Threshold: the robust log-normal tail capped at the held-out 99.9th percentile** (``tail_quantile=0.999``,
+  drift raise x3 unchanged): GutenTAG own-flag F1 0.21 -> 0.31, sets within half to twice their true share
+  16% -> 39%, beyond a third / three times 57 -> 34 of 78; SMD 0.51 either way; Azure noise 0.03% flagged.
+  The 99th percentile calibrates GutenTAG a little better (0.32, 45%) but flags about 0.6% of the unit tests'
+  clean periodic series, which no rule before did.  SKAB's own flags (5.8% flagged, 35% true) are left: its
+  test files sit far from the training file, every row's score is dominated by that distance, and anomalies
+  score only a few percent above their neighbours, so no threshold on this score separates them.
+- **Severity: unchanged** (``1 - 0.7 x threshold / score``).  A severity does not mean the same precision on
+  every set (table below: at >= 0.5, 0.70 on GutenTAG, 0.80 SMD, 0.88 SKAB); a log-tail-width form tried
+  alongside was no more consistent.
+"""
+
+
+def _speed_table() -> list[str]:
+    path = RESULTS / "quality_study_speed.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    lines = ["", "## Speed (SMD machine-1-6, 38 variables, window 200, one torch thread, side by side)", "",
+             f"Command: `{data['command']}` (shared 2-core machine: ratios, not absolute times, are the figures)", "",
+             "| candidate | median epoch s | epoch ratio | batch scoring rows/s | detect-last median ms |",
+             "|---|---|---|---|---|"]
+    for name, m in data["summary"].items():
+        ratio = next(v for k, v in m.items() if k.startswith("epoch_ratio"))
+        lines.append(f"| {name} | {m['epoch_s']:.3f} | {ratio:.2f} | {m['rows_per_s']:,.0f} | "
+                     f"{m['detect_last_ms']:.2f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", action="store_true", help="train and cache errors (skips what is cached)")
+    parser.add_argument("--candidates", nargs="+", default=["joint", "long32"], choices=list(CANDIDATES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--sets", nargs="+", default=["smd", "skab", "gutentag", "synthetic", "noise"])
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--rules-of", default=None, help="compare threshold rules on this candidate's cache")
+    parser.add_argument("--name", default="quality_study", help="results/<name>.json and .md")
+    parser.add_argument("--speed", action="store_true", help="time the candidates side by side (SMD, one thread)")
+    args = parser.parse_args(argv)
+    if args.speed:
+        result = speed(args.candidates)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "quality_study_speed.json").write_text(json.dumps(
+            {"command": ".venv/bin/python -m benchmarks.quality_study --speed --candidates " + " ".join(args.candidates),
+             "torch_threads": 1, "summary": result}, indent=1))
+        return 0
+    if args.cache:
+        cache(args.candidates, args.seeds, args.sets, args.epochs)
+    summary = summarise(args.candidates, args.seeds)
+    rule_rows = compare_rules(args.rules_of, args.seeds) if args.rules_of else None
+    flags = per_set_flags(args.rules_of, args.seeds) if args.rules_of else None
+    command = ".venv/bin/python -m benchmarks.quality_study " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    severity = severity_table(args.rules_of, args.seeds) if args.rules_of else None
+    text = markdown(summary, rule_rows, command, severity, flags)
+    if args.name == "quality_study":
+        text = text.replace("\n\n", "\n\n" + DECISION + "\n", 1) + "\n".join(_speed_table()) + "\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.md").write_text(text)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(
+        {"command": command, "epochs": args.epochs, "seeds": args.seeds, "summary": summary, "rules": rule_rows,
+         "per_set_flags_product_rule": flags, "severity_product_rule": severity}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
