@@ -119,6 +119,13 @@ class WorkbenchError(Exception):
         return {"code": self.code, "message": self._describe().split("] ", 1)[1]}
 
 
+def error_of(exc: BaseException, fallback_code: str) -> dict[str, str]:
+    """The v1.1 ``{code, message}`` of any failure: a coded error as it is, anything else under ``fallback_code``."""
+    if isinstance(exc, WorkbenchError):
+        return exc.to_error()
+    return {"code": fallback_code, "message": f"{type(exc).__name__}: {exc}"}
+
+
 class ValidationError(WorkbenchError):
     """A request parameter is missing, malformed or out of range."""
 

@@ -19,6 +19,7 @@ from workbench.contracts import (
     EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, TOP_CONTRIBUTOR_COUNT_DEFAULT, AlignPolicy, DataSchema, Model, ModelInfo,
 )
 from workbench.exceptions import ErrorCode, ModelStateError
+from workbench.mvad.artifacts import load_model
 from workbench.mvad.inference import Detections, detect_last_series
 from workbench.mvad.pipeline import detect, prepare_detection, prepare_training
 from workbench.service import lifecycle, models, training
@@ -120,7 +121,7 @@ class MultivariateModel:
         """The fitted :class:`~workbench.mvad.detector.MultivariateDetector` (the model must be READY)."""
         if self._detector is None:
             lifecycle.require_ready(self._model())
-            self._detector = models.DetectorCache(self.registry, size=1).get(self.model_id)
+            self._detector, _ = load_model(self.registry.model_dir(self.model_id))
         return self._detector
 
     # ------------------------------------------------------------ detection

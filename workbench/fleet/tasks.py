@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench import data, runtime
 from workbench.contracts import EPOCHS_DEFAULT, DiagnosticsInfo, Model, ModelInfo, ModelState, ModelStatus
-from workbench.exceptions import ErrorCode, WorkbenchError
+from workbench.exceptions import ErrorCode, error_of
 from workbench.mvad import artifacts
 from workbench.mvad.pipeline import (
     detect,
@@ -53,7 +53,7 @@ def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None =
                    rows=len(prepared.frame), variables=len(prepared.variables),
                    warnings=[str(w.message) for w in caught])
     except Exception as exc:  # noqa: BLE001 - every failure becomes this entity's coded error
-        out.update(status=ModelStatus.FAILED.value, error=_error(exc, ErrorCode.TRAINING_FAILED))
+        out.update(status=ModelStatus.FAILED.value, error=error_of(exc, ErrorCode.TRAINING_FAILED))
     out.update(seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu)
     return out
 
@@ -78,15 +78,9 @@ def detect_entity(entity: str, files: dict[str, bytes], data_source: str, frame:
         out.update(status=ModelStatus.READY.value, detections=detections,
                    variable_states=[s.to_json() for s in prepared.variable_states])
     except Exception as exc:  # noqa: BLE001
-        out.update(status=ModelStatus.FAILED.value, error=_error(exc, ErrorCode.DETECTION_FAILED))
+        out.update(status=ModelStatus.FAILED.value, error=error_of(exc, ErrorCode.DETECTION_FAILED))
     out.update(seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu)
     return out
-
-
-def _error(exc: Exception, fallback: str) -> dict[str, str]:
-    if isinstance(exc, WorkbenchError):
-        return exc.to_error()
-    return {"code": fallback, "message": f"{type(exc).__name__}: {exc}"}
 
 
 def _limit_threads(threads: int) -> None:

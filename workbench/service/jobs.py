@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from workbench.contracts import ErrorResponse
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import WorkbenchError, error_of
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,10 @@ def submit(body: Callable[[], None], fail: Callable[[ErrorResponse], None], *, f
     def run() -> None:
         try:
             body()
-        except WorkbenchError as exc:
-            fail(ErrorResponse(**exc.to_error()))
-        except Exception as exc:  # keep the registry truthful; the traceback goes to the log
-            log.exception("%s failed", name)
-            fail(ErrorResponse(failure_code, f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # keep the registry truthful; an uncoded failure's traceback goes to the log
+            if not isinstance(exc, WorkbenchError):
+                log.exception("%s failed", name)
+            fail(ErrorResponse(**error_of(exc, failure_code)))
 
     if wait:
         run()
