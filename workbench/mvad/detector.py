@@ -48,11 +48,11 @@ import torch
 from workbench import runtime
 from workbench.contracts.multivariate import MAX_VARIABLES
 from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
-from workbench.mvad import scoring
+from workbench.mvad import linear, scoring
 from workbench.mvad.model import JointForecastReconstruction
 
 MIN_VALIDATION_ROWS = 10
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the linear reconstruction branch (version 1 states load with it off)
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class MultivariateDetector:
                  context: int = 32, context_stride: int = 1, long_bins: int = 0, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
+                 linear_weight: float = scoring.LINEAR_WEIGHT, linear_variance: float = scoring.LINEAR_VARIANCE,
                  threshold_spread: float = scoring.THRESHOLD_SPREAD, tail_quantile: float = scoring.TAIL_QUANTILE,
                  drift_factor: float = scoring.DRIFT_FACTOR,
                  chunk_rows: int = 16384) -> None:
@@ -105,6 +106,8 @@ class MultivariateDetector:
         self.max_validation_windows = max_validation_windows
         self.smoothing = smoothing
         self.top_fraction = top_fraction
+        self.linear_weight = linear_weight
+        self.linear_variance = linear_variance
         self.threshold_spread = threshold_spread
         self.tail_quantile = tail_quantile
         self.drift_factor = drift_factor
@@ -243,7 +246,8 @@ class MultivariateDetector:
         tensors = {f"model.{k}": v.detach().cpu().numpy().astype(np.float32)
                    for k, v in self.model_.state_dict().items()}
         tensors.update(center=self.center_, scale=self.scale_, forecast_scale=self.forecast_scale_,
-                       reconstruction_scale=self.reconstruction_scale_,
+                       reconstruction_scale=self.reconstruction_scale_, linear_mean=self.linear_mean_,
+                       linear_components=self.linear_components_, linear_scale=self.linear_scale_,
                        correlation_median=self.correlation_median_, correlation_spread=self.correlation_spread_)
         meta = {
             "stateVersion": STATE_VERSION, "params": self.get_params(), "variables": list(self.variables_),
@@ -256,13 +260,18 @@ class MultivariateDetector:
     @classmethod
     def from_state(cls, tensors: dict[str, np.ndarray], meta: dict) -> "MultivariateDetector":
         """Rebuild a fitted detector from :meth:`get_state` output."""
-        if meta.get("stateVersion") != STATE_VERSION:
+        if meta.get("stateVersion") not in (1, STATE_VERSION):
             raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE,
                                   f"unsupported detector state version {meta.get('stateVersion')!r}")
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
         # threshold_ keeps their effect
         known = cls._get_param_names()
         params = {"long_bins": 0, "context_stride": 1, **meta["params"]}  # states saved before these had none
+        if "linear_components" not in tensors:  # version 1: no linear branch, scores as they were saved
+            n_vars = len(meta["variables"])
+            params["linear_weight"] = 0.0
+            tensors = {**tensors, "linear_mean": np.zeros(n_vars), "linear_components": np.zeros((n_vars, 0)),
+                       "linear_scale": np.ones(n_vars)}
         det = cls(**{k: v for k, v in params.items() if k in known})
         det.variables_ = list(meta["variables"])
         det.context_ = int(meta["context"])
@@ -272,7 +281,7 @@ class MultivariateDetector:
         det.validation_losses_ = [float(v) for v in meta["validationLosses"]]
         det.epoch_seconds_ = [float(v) for v in meta["epochSeconds"]]
         for name in ("center", "scale", "forecast_scale", "reconstruction_scale", "correlation_median",
-                     "correlation_spread"):
+                     "correlation_spread", "linear_mean", "linear_components", "linear_scale"):
             setattr(det, name + "_", np.asarray(tensors[name], dtype=np.float32))
         weights = {k[len("model."):]: torch.from_numpy(np.array(v, dtype=np.float32))
                    for k, v in tensors.items() if k.startswith("model.")}
@@ -347,11 +356,14 @@ class MultivariateDetector:
         return total / len(targets)
 
     def _calibrate(self, z: np.ndarray, cut: int) -> None:
-        """Error scales, threshold and correlation profile from the held-out rows (and training rows)."""
+        """Linear branch from the training rows; error scales, threshold and correlation profile from the
+        held-out rows (and training rows)."""
+        self.linear_mean_, self.linear_components_ = linear.fit_components(z[:cut], self.linear_variance)
         series = torch.from_numpy(z).to(self.device_)
-        forecast_err, recon_err = self._raw_errors(series, np.arange(cut, len(z)))
+        forecast_err, recon_err, linear_err = self._raw_errors(series, np.arange(cut, len(z)))
         self.forecast_scale_ = scoring.error_scale(forecast_err)
         self.reconstruction_scale_ = scoring.error_scale(recon_err)
+        self.linear_scale_ = scoring.error_scale(linear_err, scoring.LINEAR_ERROR_FLOOR)
         held_out = self._score(z[cut - self.sliding_window:])
         self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread,
                                                       self.tail_quantile)
@@ -361,16 +373,20 @@ class MultivariateDetector:
     # ------------------------------------------------------------------ scoring
 
     @torch.no_grad()
-    def _raw_errors(self, series: torch.Tensor, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Squared forecast and reconstruction errors of the ``targets`` rows of a device tensor."""
+    def _raw_errors(self, series: torch.Tensor, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Squared forecast, network-reconstruction and linear-reconstruction errors of the ``targets`` rows
+        of a device tensor, each ``(len(targets), V)``."""
         prepared = _prepare(self.model_, series)
-        forecast, recon = [], []
+        mean = torch.from_numpy(self.linear_mean_).to(self.device_)
+        components = torch.from_numpy(self.linear_components_).to(self.device_)
+        forecast, recon, lin = [], [], []
         for lo in range(0, len(targets), self.chunk_rows):
             idx = torch.from_numpy(targets[lo:lo + self.chunk_rows]).to(self.device_)
             f, r = self.model_.errors(_gather(self.model_, prepared, idx, self.context_))
             forecast.append(f.cpu().numpy())
             recon.append(r.cpu().numpy())
-        return np.concatenate(forecast), np.concatenate(recon)
+            lin.append(linear.residuals(series[idx], mean, components).cpu().numpy())
+        return np.concatenate(forecast), np.concatenate(recon), np.concatenate(lin)
 
     def _smoothed_errors(self, series: torch.Tensor, n_rows: int) -> Iterator[tuple[int, int, np.ndarray]]:
         """``(lo, hi, errors)`` chunk by chunk: rows ``lo..hi`` (all with a full window), scaled and smoothed."""
@@ -378,8 +394,9 @@ class MultivariateDetector:
         for lo in range(w, n_rows, self.chunk_rows):
             hi = min(lo + self.chunk_rows, n_rows)
             # the smoothing reaches back k - 1 rows; context + smoothing fit in the window
-            forecast_err, recon_err = self._raw_errors(series, np.arange(lo - k + 1, hi))
-            errors = 0.5 * (forecast_err / self.forecast_scale_ ** 2 + recon_err / self.reconstruction_scale_ ** 2)
+            forecast_err, recon_err, linear_err = self._raw_errors(series, np.arange(lo - k + 1, hi))
+            network = 0.5 * (forecast_err / self.forecast_scale_ ** 2 + recon_err / self.reconstruction_scale_ ** 2)
+            errors = (1.0 - self.linear_weight) * network + self.linear_weight * linear_err / self.linear_scale_ ** 2
             yield lo, hi, scoring.trailing_mean(errors, k)
 
     def _score(self, z: np.ndarray) -> ScoreResult:
@@ -418,6 +435,8 @@ class MultivariateDetector:
             (isinstance(self.smoothing, int) and 1 <= self.smoothing < self.sliding_window,
              "smoothing must be an integer in [1, sliding_window)"),
             (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
+            (0.0 <= self.linear_weight <= 1.0 and 0.0 < self.linear_variance <= 1.0,
+             "linear_weight must lie in [0, 1] and linear_variance in (0, 1]"),
             (self.threshold_spread > 0 and self.drift_factor >= 0 and 0.0 < self.tail_quantile <= 1.0,
              "threshold_spread must be > 0, tail_quantile in (0, 1] and drift_factor >= 0"),
             (isinstance(self.long_bins, int) and self.long_bins >= 0, "long_bins must be an integer >= 0"),

@@ -26,6 +26,9 @@ import numpy as np
 
 CLIP = 1000.0
 ERROR_FLOOR = 0.1
+LINEAR_WEIGHT = 0.5  # share of the linear reconstruction branch in each variable's error
+LINEAR_VARIANCE = 0.99  # training variance its principal components keep
+LINEAR_ERROR_FLOOR = 0.03  # its residuals are small on clean data: a lower floor keeps it sensitive
 SEVERITY_AT_THRESHOLD = 0.3
 THRESHOLD_SPREAD = 4.0  # robust spreads of the held-out log scores above their median
 TAIL_QUANTILE = 0.999  # ... or the held-out scores' 99.9th percentile where that is lower
@@ -50,9 +53,9 @@ def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.n
     return np.clip(z, -CLIP, CLIP).astype(np.float32)
 
 
-def error_scale(squared_errors: np.ndarray) -> np.ndarray:
-    """Per-variable RMS of validation errors, floored at ``ERROR_FLOOR``."""
-    return np.maximum(np.sqrt(squared_errors.mean(axis=0)), ERROR_FLOOR).astype(np.float32)
+def error_scale(squared_errors: np.ndarray, floor: float = ERROR_FLOOR) -> np.ndarray:
+    """Per-variable RMS of validation errors, floored at ``floor``."""
+    return np.maximum(np.sqrt(squared_errors.mean(axis=0)), floor).astype(np.float32)
 
 
 def trailing_mean(rows: np.ndarray, k: int) -> np.ndarray:
