@@ -10,7 +10,10 @@ Every choice here was measured with ``benchmarks/model_search.py``:
   scales away from the anomaly-free recording.
 * **Error scale** -- each variable's squared errors are divided by that
   variable's mean squared error on the held-out validation rows (floored at
-  0.1 scale units), so a well-predicted variable is not drowned by a noisy one.
+  0.1 scale units; the linear branch's residuals, small on clean data, at
+  0.03), so a well-predicted variable is not drowned by a noisy one.  The
+  network's and the linear branch's ratios are mixed per variable
+  (``LINEAR_WEIGHT``, ``benchmarks/linear_study.py``).
 * **Smoothing** -- a causal mean over the last 5 rows: anomalies last longer
   than one row, single-row noise does not (VUS-PR SMD +0.04, SKAB +0.02).
 * **Aggregation** -- the mean of the largest 20% of the variables' errors:

@@ -1,0 +1,207 @@
+"""Linear study (issue 15): which linear branch, beside the network, and with what share.
+
+The network's smoothed, scaled per-variable errors are those ``quality_study.py`` cached for the
+``joint`` candidate (the network alone; 100 epochs, seeds 0-2).  Each linear variant is deterministic
+and cheap, so it is computed here from the same normalised rows, scaled by its held-out RMS (floored),
+smoothed like the network's errors, and combined per variable before the product's aggregation,
+threshold rule and metrics (``quality_study.bench_metrics``).  The adopted variant runs the product's
+own code (``workbench.mvad.linear``); the product trained with it gives the same errors to 1e-4
+(``quality_study --candidates joint_pca``, which is the evidence in ``results/quality_study.md``).
+
+    .venv/bin/python -m benchmarks.quality_study --cache --candidates joint --seeds 0 1 2   # once
+    .venv/bin/python -m benchmarks.linear_study                                             # ~2 min
+
+Variants: ``row`` a PCA of the rows (all variables at once) keeping ``variance`` of the training
+variance; ``window-L`` one PCA per variable of its last ``L`` rows (the shape of its recent past), the
+residual of the newest row; ``centred`` the row PCA of each row minus the mean of the sliding window
+before it (blind to a level that moved as a whole).  ``floor``: the least held-out RMS a variable's
+residual is scaled by.  ``mean w``: ``(1 - w) x network + w x linear`` per variable; ``max``: the larger.
+Writes ``results/linear_study.md`` and ``.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks import quality_study as qs
+from workbench.mvad import linear, scoring
+
+HERE = Path(__file__).resolve().parent
+CACHE = qs.CACHE / "linear_study"
+SMOOTHING = 5
+VALIDATION_FRACTION = 0.2
+
+# name -> (kind, variance, floor)
+VARIANTS = {
+    "row 0.95, floor 0.1": ("row", 0.95, 0.1),
+    "row 0.99, floor 0.1": ("row", 0.99, 0.1),
+    "row 0.90, floor 0.03": ("row", 0.90, 0.03),
+    "row 0.95, floor 0.03": ("row", 0.95, 0.03),
+    "row 0.99, floor 0.03": ("row", 0.99, 0.03),
+    "row 0.995, floor 0.03": ("row", 0.995, 0.03),
+    "row 0.99, floor 0.01": ("row", 0.99, 0.01),
+    "window-16, floor 0.1": ("window-16", 0.95, 0.1),
+    "window-32, floor 0.1": ("window-32", 0.95, 0.1),
+    "centred, floor 0.1": ("centred", 0.99, 0.1),
+}
+ADOPTED = "row 0.99, floor 0.03"
+COMBINATIONS = ("linear alone", "mean 0.3", "mean 0.5", "mean 0.7", "max")
+
+
+def _row_errors(mean: np.ndarray, components: np.ndarray):
+    m, c = torch.from_numpy(mean), torch.from_numpy(components)
+    return lambda rows: linear.residuals(torch.from_numpy(rows.astype(np.float32)), m, c).numpy()
+
+
+def _window_errors(train: np.ndarray, length: int, variance: float):
+    """One PCA per variable of its last ``length`` rows; the squared residual of the newest row."""
+    def windows(column):
+        return column[np.arange(length - 1, len(column))[:, None] + np.arange(1 - length, 1)]
+    fits = []
+    for v in range(train.shape[1]):
+        w = windows(train[:, v])
+        fits.append(linear.fit_components(w[np.linspace(0, len(w) - 1, min(len(w), 20_000)).astype(int)], variance))
+
+    def errors(rows):
+        out = np.full(rows.shape, np.nan)
+        for v, (mean, comps) in enumerate(fits):
+            x = windows(rows[:, v]) - mean
+            out[length - 1:, v] = (x - (x @ comps) @ comps.T)[:, -1] ** 2
+        return out
+    return errors
+
+
+def _centred(rows: np.ndarray, window: int) -> np.ndarray:
+    total = np.cumsum(np.vstack([np.zeros((1, rows.shape[1])), rows]), axis=0)
+    out = np.full(rows.shape, np.nan)
+    out[window:] = rows[window:] - (total[window:-1] - total[:-window - 1]) / window
+    return out
+
+
+def _branch(kind: str, variance: float, train: np.ndarray, window: int):
+    if kind == "row":
+        return _row_errors(*linear.fit_components(train, variance))
+    if kind.startswith("window-"):
+        return _window_errors(train, int(kind.split("-")[1]), variance)
+    rows_of = _row_errors(*linear.fit_components(_centred(train, window)[window:], variance))
+    return lambda rows: rows_of(np.nan_to_num(_centred(rows, window)))
+
+
+def cache_variant(name: str) -> None:
+    """Per set: the variant's smoothed, scaled per-variable errors of the held-out rows and the scored rows,
+    aligned with ``quality_study``'s cache (same normaliser, split, window and history)."""
+    kind, variance, floor = VARIANTS[name]
+    folder = CACHE / qs._slug(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for _, bench, window in qs._sets(["smd", "skab", "gutentag", "synthetic", "noise"]):
+        path = folder / f"{qs._slug(bench.name)}.npz"
+        if path.is_file():
+            continue
+        center, scale = scoring.fit_normalizer(bench.train)
+        z = scoring.normalize(bench.train, center, scale)
+        cut = len(z) - int(round(len(z) * VALIDATION_FRACTION))
+        errors_of = _branch(kind, variance, z[:cut], window)
+        held = errors_of(z[cut - window:])[window:]
+        rms = np.maximum(np.sqrt(np.nanmean(held, axis=0)), floor)
+
+        def smoothed(rows: np.ndarray) -> np.ndarray:
+            out = np.full(rows.shape, np.nan)
+            out[SMOOTHING - 1:] = scoring.trailing_mean(errors_of(rows) / rms ** 2, SMOOTHING)
+            out[:window] = np.nan
+            return out
+        arrays = {"held": smoothed(z[cut - window:])[window:].astype(np.float32)}
+        for i, case in enumerate(bench.cases):
+            history = case.history[-window:] if case.history is not None else case.test[:0]
+            rows = scoring.normalize(np.vstack([history, case.test]), center, scale)
+            arrays[f"{i}/errors"] = smoothed(rows)[len(history):].astype(np.float32)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+
+
+def _combine(how: str, network: np.ndarray, lin: np.ndarray) -> np.ndarray:
+    if how == "network alone":
+        return network
+    if how == "linear alone":
+        return lin
+    if how == "max":
+        return np.maximum(network, lin)
+    w = float(how.split()[1])
+    return (1.0 - w) * network + w * lin
+
+
+def evaluate(name: str | None, how: str, seeds: list[int]) -> dict:
+    """Per group and GutenTAG kind: mean and std over seeds of VUS-PR, own-flag F1 and flagged share."""
+    per_seed = []
+    for seed in seeds:
+        groups: dict[str, list[dict]] = {}
+        for path in sorted((qs.CACHE / "joint" / f"s{seed}").glob("*.npz")):
+            arrays = np.load(path)
+            entry = json.loads(str(arrays["meta"]))
+            other = np.load(CACHE / qs._slug(name) / path.name) if name else arrays
+            top = entry["top"]
+            entry["held"] = qs._aggregate(_combine(how, arrays["held"], other["held"]), top)
+            entry["case_scores"] = [(qs._aggregate(_combine(how, arrays[f"{i}/errors"], other[f"{i}/errors"]), top),
+                                     arrays[f"{i}/labels"]) for i in range(entry["cases"])]
+            metrics = qs.bench_metrics(entry)
+            groups.setdefault(entry["group"], []).append(metrics)
+            if entry["group"] == "GutenTAG":
+                groups.setdefault("kind:" + entry["meta"]["kind"], []).append(metrics)
+        per_seed.append({g: {k: float(np.mean([m[k] for m in ms if k in m])) for k in ("vus_pr", "f1", "flagged")
+                             if any(k in m for m in ms)} for g, ms in groups.items()})
+    return {g: {k: qs._mean_std([s[g][k] for s in per_seed]) for k in per_seed[0][g]} for g in per_seed[0]}
+
+
+def markdown(rows: list[tuple[str, str, dict]], command: str) -> str:
+    groups = ("SMD", "SKAB", "GutenTAG", "synthetic")
+    lines = ["# Linear study (issue 15)", "", f"Command: `{command}`", "",
+             ("VUS-PR and F1 of the product's own flags (no point adjustment), mean ± std over the seeds of the "
+              "network's cached errors; noise: share of the Azure i.i.d. noise sample flagged.  The adopted "
+              f"default is `{ADOPTED}`, `mean 0.5`."), "",
+             "| linear variant | combination | " + " | ".join(f"{g} VUS-PR" for g in groups)
+             + " | SMD F1 | GutenTAG F1 | noise flagged |", "|---" * (len(groups) + 5) + "|"]
+    for name, how, s in rows:
+        cells = [qs._fmt(s[g]["vus_pr"]) for g in groups]
+        cells += [qs._fmt(s[g]["f1"]) for g in ("SMD", "GutenTAG")]
+        cells.append(f"{100 * s['noise']['flagged'][0]:.2f}%")
+        lines.append(f"| {name or '-'} | {how} | " + " | ".join(cells) + " |")
+    kinds = sorted(k for k in rows[0][2] if k.startswith("kind:"))
+    shown = [r for r in rows if r[0] is None or (r[0] == ADOPTED and r[1] in ("linear alone", "mean 0.5"))]
+    lines += ["", "## GutenTAG VUS-PR per anomaly kind", "",
+              "| kind | " + " | ".join(f"{n or 'network'} ({h})" for n, h, _ in shown) + " |",
+              "|---" * (len(shown) + 1) + "|"]
+    for k in kinds:
+        lines.append(f"| {k.split(':', 1)[1]} | " + " | ".join(qs._fmt(s[k]["vus_pr"]) for _, _, s in shown) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows = [(None, "network alone", evaluate(None, "network alone", args.seeds))]
+    for name in VARIANTS:
+        cache_variant(name)
+        for how in (COMBINATIONS if name == ADOPTED else ("linear alone", "mean 0.5")):
+            rows.append((name, how, evaluate(name, how, args.seeds)))
+        print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+    command = ".venv/bin/python -m benchmarks.linear_study " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(rows, command.strip())
+    print(text)
+    qs.RESULTS.mkdir(exist_ok=True)
+    (qs.RESULTS / "linear_study.md").write_text(text)
+    (qs.RESULTS / "linear_study.json").write_text(json.dumps(
+        {"command": command.strip(), "seeds": args.seeds,
+         "rows": [{"variant": n, "combination": h, "summary": s} for n, h, s in rows]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
