@@ -21,14 +21,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+CHUNK_ROWS = 65_536
+
 
 def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, components)`` of ``rows`` (T, V): the leading eigenvectors (V, k) of their covariance
     that explain at least ``variance`` of it, at most ``V - 1`` of them (float32)."""
-    x = np.asarray(rows, dtype=np.float64)
-    mean = x.mean(axis=0)
-    centred = x - mean
-    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / max(1, len(x) - 1))
+    x = np.asarray(rows)
+    mean = x.mean(axis=0, dtype=np.float64)
+    covariance = np.zeros((x.shape[1], x.shape[1]))
+    for lo in range(0, len(x), CHUNK_ROWS):  # a million rows never take a float64 copy at once
+        centred = x[lo:lo + CHUNK_ROWS].astype(np.float64) - mean
+        covariance += centred.T @ centred
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance / max(1, len(x) - 1))
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = np.maximum(eigenvalues[order], 0.0)
     total = eigenvalues.sum()
