@@ -90,7 +90,7 @@ class MultivariateDetector:
 
     def __init__(self, sliding_window: int = 300, epochs: int = 100, seed: int = 0,
                  validation_fraction: float = 0.2, device: str = "auto", num_threads: int | None = None,
-                 context: int = 32, context_stride: int = 1, long_bins: int = 0, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
+                 context: int = 32, context_stride: int = 1, long_bins: int = 0, horizon: int = 1, hidden: int = 128, latent: int | None = None, batch_size: int = 256,
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
                  linear_weight: float = scoring.LINEAR_WEIGHT, linear_variance: float = scoring.LINEAR_VARIANCE,
@@ -105,6 +105,7 @@ class MultivariateDetector:
         self.num_threads = num_threads
         self.context = context
         self.context_stride = context_stride
+        self.horizon = horizon
         self.long_bins = long_bins
         self.hidden = hidden
         self.latent = latent
@@ -274,7 +275,7 @@ class MultivariateDetector:
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
         # threshold_ keeps their effect
         known = cls._get_param_names()
-        params = {"long_bins": 0, "context_stride": 1, **meta["params"]}  # states saved before these had none
+        params = {"long_bins": 0, "context_stride": 1, "horizon": 1, **meta["params"]}  # states saved before these had none
         if "linear_components" not in tensors:  # version 1: no linear branch, scores as they were saved
             n_vars = len(meta["variables"])
             params["linear_weight"] = 0.0
@@ -308,7 +309,7 @@ class MultivariateDetector:
         """The network to train for ``n_vars`` variables (the seam a study overrides to try another one)."""
         return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent,
                                            long_bins=self.long_bins, bin_rows=self._bin_rows(),
-                                           stride=self.context_stride)
+                                           stride=self.context_stride, horizon=self.horizon)
 
     def _train(self, z: np.ndarray, cut: int, on_epoch: Callable[[EpochReport], None] | None) -> None:
         self.device_ = _resolve_device(self.device)
@@ -427,7 +428,8 @@ class MultivariateDetector:
 
     def _effective_context(self) -> int:
         """Context rows the network reads: ``context``, shortened so context + smoothing fits the window."""
-        return max(1, min(self.context, (self.sliding_window - self.smoothing) // self.context_stride + 1))
+        reach = self.sliding_window - self.smoothing - (self.horizon - 1)
+        return max(1, min(self.context, reach // self.context_stride + 1))
 
     def _bin_rows(self) -> int:
         """Rows per long-context bin: ``long_bins`` bins span what of the window context + smoothing leave."""
@@ -449,6 +451,8 @@ class MultivariateDetector:
              "threshold_spread must be > 0, tail_quantile in (0, 1] and drift_factor >= 0"),
             (isinstance(self.long_bins, int) and self.long_bins >= 0, "long_bins must be an integer >= 0"),
             (isinstance(self.context_stride, int) and self.context_stride >= 1, "context_stride must be an integer >= 1"),
+            (isinstance(self.horizon, int) and 1 <= self.horizon <= self.sliding_window - self.smoothing,
+             "horizon must be an integer in [1, sliding_window - smoothing]"),
             (self.context >= 1 and self.hidden >= 1 and self.batch_size >= 1 and self.chunk_rows >= 1
              and self.max_windows_per_epoch >= 1 and self.max_validation_windows >= 1,
              "context, hidden, batch_size, chunk_rows and the window caps must be >= 1"),

@@ -56,7 +56,7 @@ class JointForecastReconstruction(nn.Module):
     """Forecast and reconstruct the last row of ``(batch, context + 1, variables)`` windows."""
 
     def __init__(self, n_variables: int, context: int, hidden: int = 128, latent: int | None = None,
-                 long_bins: int = 0, bin_rows: int = 1, stride: int = 1) -> None:
+                 long_bins: int = 0, bin_rows: int = 1, stride: int = 1, horizon: int = 1) -> None:
         super().__init__()
         latent = latent or default_latent(n_variables)
         self.n_variables = n_variables
@@ -64,8 +64,9 @@ class JointForecastReconstruction(nn.Module):
         self.long_bins = long_bins
         self.bin_rows = bin_rows
         self.stride = stride  # the context is every ``stride``-th row back from the previous one
+        self.horizon = horizon  # the context ends ``horizon`` rows before the forecast row
         # rows before the scored one that the network reads
-        self.lookback = max(1 + (context - 1) * stride, long_bins * bin_rows)
+        self.lookback = max(horizon + (context - 1) * stride, long_bins * bin_rows)
         self.forecaster = nn.Sequential(
             nn.Flatten(),
             nn.Linear((context + long_bins) * n_variables, hidden), nn.GELU(),
@@ -93,7 +94,8 @@ class JointForecastReconstruction(nn.Module):
         """Network inputs for the ``targets`` rows: ``(batch, context + 1, V)`` windows and, with a long
         context, ``(batch, long_bins, V)`` bin means covering the ``long_bins x bin_rows`` rows before each."""
         series, pooled = prepared
-        past = torch.arange(-1 - (self.context - 1) * self.stride, 0, self.stride, device=series.device)
+        past = torch.arange(-self.horizon - (self.context - 1) * self.stride, 1 - self.horizon, self.stride,
+                            device=series.device)
         offsets = torch.cat([past, torch.zeros(1, dtype=past.dtype, device=series.device)])
         windows = series[targets[:, None] + offsets]
         if pooled is None:
