@@ -270,6 +270,23 @@ def test_a_strided_context_reads_twice_as_far_back_at_the_same_width():
         assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
 
 
+def test_a_forecast_horizon_reads_the_context_before_the_gap_and_keeps_to_the_window():
+    """With ``horizon`` 4 the context ends 4 rows before the forecast row; the context shrinks so that it and
+    the smoothing still fit the window, rows in the gap do not feed the forecast, and batch and short inputs
+    agree."""
+    train, test = correlated(900, 1), correlated(300, 2)
+    det = MultivariateDetector(sliding_window=36, epochs=4, seed=0, num_threads=1, horizon=4).fit(train, NAMES)
+    assert det.context_ == 29 and det.model_.lookback == 32   # 29 context rows end 4 before; + 4 smoothing = 36
+    rows = torch.from_numpy(scoring.normalize(test, det.center_, det.scale_))
+    windows, _ = det.model_.gather((rows, None), torch.tensor([100]))
+    np.testing.assert_array_equal(windows[0, -2].numpy(), rows[96].numpy())   # last context row: 4 before
+    batch = det.score(test)
+    for row in (36, 299):
+        assert det.score(test[row - 36:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
+    with pytest.raises(ValidationError):
+        MultivariateDetector(sliding_window=36, horizon=32).fit(train, NAMES)
+
+
 def test_a_channel_that_leaves_the_shared_pattern_within_its_range_is_flagged_by_the_linear_branch():
     """'b' keeps following a's wave at half its usual amplitude: every value stays inside b's range and the
     recent rows predict the next one, so the network alone flags almost nothing; the linear reconstruction
