@@ -324,7 +324,14 @@ def test_the_linear_branch_always_leaves_a_residual_direction(n_vars):
     rows = rng.normal(size=(400, n_vars)) @ rng.normal(size=(n_vars, n_vars))
     mean, components = linear.fit_components(rows, variance=1.0)
     assert components.shape == (n_vars, n_vars - 1)
-    assert linear.fit_components(np.ones((50, n_vars)), 0.99)[1].shape == (n_vars, 0)
     residual = linear.residuals(torch.from_numpy(rows[:3].astype(np.float32)), torch.from_numpy(mean),
                                 torch.from_numpy(components))
-    assert residual.shape == (3, n_vars) and bool((residual >= 0).all())
+    assert residual.shape == (3, n_vars) and bool((residual >= 0).all()) and float(residual.sum()) > 0
+    # a column constant in training (a command never issued) is rebuilt as it is when it moves
+    with_constant = np.column_stack([rows, np.zeros(len(rows))])
+    mean, components = linear.fit_components(with_constant, variance=1.0)
+    moved = torch.from_numpy(np.column_stack([rows[:3], np.ones(3)]).astype(np.float32))
+    residual = linear.residuals(moved, torch.from_numpy(mean), torch.from_numpy(components))
+    np.testing.assert_allclose(residual[:, -1].numpy(), 0.0, atol=1e-10)
+    assert linear.residuals(torch.ones(2, n_vars), *map(torch.from_numpy, linear.fit_components(
+        np.ones((50, n_vars)), 0.99))).abs().max() < 1e-10

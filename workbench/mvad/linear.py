@@ -10,8 +10,9 @@ forecaster following the recent rows absorbs.  ``benchmarks/linear_study.py``
 (issue 15) measured it beside the network: GutenTAG VUS-PR 0.520 -> 0.734
 (3 seeds), level on SMD and SKAB.
 
-At most ``n_variables - 1`` components are kept, so the residual always has a
-direction (with one variable: the distance from the training mean).
+At most one component fewer than the variables that varied in training is
+kept, so the residual always has a direction (with one variable: the distance
+from the training mean); variables constant in training are rebuilt as they are.
 Fitting is one eigen-decomposition of the ``V x V`` covariance; scoring a row
 is two ``V x k`` products, so the branch adds nothing noticeable to training
 or scoring time.
@@ -25,24 +26,32 @@ CHUNK_ROWS = 65_536
 
 
 def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, components)`` of ``rows`` (T, V): the leading eigenvectors (V, k) of their covariance
-    that explain at least ``variance`` of it, at most ``V - 1`` of them (float32)."""
+    """``(mean, components)`` of ``rows`` (T, V), float32: the leading eigenvectors of the covariance of the
+    variables that varied in training, enough to explain ``variance`` of it and at most one fewer than those
+    variables, plus a unit vector for each variable constant in training.
+
+    A constant variable has no relation to the others to judge, so it is rebuilt as it is (residual 0): a
+    command or status column that never moved in training is left to the network instead of weighing, at
+    the branch's low error floor, on every row where it changes."""
     x = np.asarray(rows)
+    n_vars = x.shape[1]
     mean = x.mean(axis=0, dtype=np.float64)
-    covariance = np.zeros((x.shape[1], x.shape[1]))
+    covariance = np.zeros((n_vars, n_vars))
     for lo in range(0, len(x), CHUNK_ROWS):  # a million rows never take a float64 copy at once
         centred = x[lo:lo + CHUNK_ROWS].astype(np.float64) - mean
         covariance += centred.T @ centred
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance / max(1, len(x) - 1))
+    covariance /= max(1, len(x) - 1)
+    varied = np.flatnonzero(np.diag(covariance) > 1e-12)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance[np.ix_(varied, varied)])
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = np.maximum(eigenvalues[order], 0.0)
-    total = eigenvalues.sum()
-    if total <= 0.0:  # every variable constant in training: nothing to project on
-        k = 0
-    else:
-        k = int(np.searchsorted(np.cumsum(eigenvalues) / total, variance) + 1)
-    k = min(k, x.shape[1] - 1)
-    return mean.astype(np.float32), np.ascontiguousarray(eigenvectors[:, order[:k]]).astype(np.float32)
+    ratio = np.cumsum(eigenvalues) / max(eigenvalues.sum(), 1e-300)
+    k = min(int(np.searchsorted(ratio, variance) + 1), max(len(varied) - 1, 0))
+    components = np.zeros((n_vars, k + n_vars - len(varied)))
+    components[varied, :k] = eigenvectors[:, order[:k]]
+    constant = np.setdiff1d(np.arange(n_vars), varied)
+    components[constant, k + np.arange(len(constant))] = 1.0
+    return mean.astype(np.float32), np.ascontiguousarray(components).astype(np.float32)
 
 
 def residuals(rows: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
