@@ -25,9 +25,11 @@ Its flag compares that score with the training threshold, raised for a call
 whose rows drifted as a whole (:func:`workbench.mvad.scoring.drift_threshold`:
 at least 100 valid rows whose median score exceeds a third of the threshold).
 The network itself reads the last ``context`` (default 32) rows (every
-``context_stride``-th row back; with ``long_bins`` > 0 also the rest of the
-window as that many bin means: neither better on the benchmarks within the
-speed bounds, so both off by default; see :mod:`workbench.mvad.model`); the whole window feeds the correlation changes
+``context_stride``-th row back, ending ``horizon`` rows before the forecast
+row; with ``long_bins`` > 0 also the rest of the window as that many bin
+means: none better on the benchmarks beyond the seed spread within the speed
+bounds, so all off by default; see :mod:`workbench.mvad.model` and
+``benchmarks/quality_study.py``); the whole window feeds the correlation changes
 reported for anomalies.  The training threshold is the robust log-normal tail
 of the held-out scores capped at their ``tail_quantile`` (0.999):
 :func:`workbench.mvad.scoring.calibrate_threshold`.
