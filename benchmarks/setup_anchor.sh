@@ -4,13 +4,8 @@
 # torch==2.13.0 (CPU) goes in first so the package's torch requirement is already met by the same
 # build the workbench uses. Idempotent: re-running only checks the install.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.venv-anchor"
-python="${PYTHON:-python3.11}"
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip
+source "$(dirname "${BASH_SOURCE[0]}")/isolated_venv.sh"
+isolated_venv .venv-anchor
 "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
 "$venv/bin/python" -m pip install --quiet "time-series-anomaly-detector==0.4.0"
 "$venv/bin/python" -c "import torch, numpy; print('anchor venv ok: torch', torch.__version__, 'numpy', numpy.__version__)"

@@ -4,13 +4,8 @@
 # neurokit2==0.1.2 (ECG bases). No torch here: the venv only generates data, in a subprocess
 # (benchmarks/gutentag_gen.py). Idempotent: re-running only checks the install.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.venv-gutentag"
-python="${PYTHON:-python3.11}"
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip
+source "$(dirname "${BASH_SOURCE[0]}")/isolated_venv.sh"
+isolated_venv .venv-gutentag
 # GutenTAG's own bounds (scipy<1.15, neurokit2==0.1.2; it uses numpy 2's np._core), pinned to versions that work together and whose
 # generated data the committed configs were checked against.
 "$venv/bin/python" -m pip install --quiet "timeeval-gutentag==1.5.0" "scipy==1.14.1" "numpy==2.1.3" \
