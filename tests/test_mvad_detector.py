@@ -218,6 +218,18 @@ def test_threshold_follows_data_that_drifted_as_a_whole():
     assert scoring.drift_threshold(10.0, drifted[:50]) == 10.0      # too few rows to judge drift
 
 
+def test_drifted_data_with_a_long_fault_flag_the_fault_not_the_new_normal():
+    """SKAB-like: every row scores ~1,000x the training level and a third of them 10% more (the fault).
+    3 x the median would flag nothing; the scored rows' own tail, spread measured below their median,
+    flags the fault and almost none of the rest."""
+    rng = np.random.default_rng(2)
+    normal = 1000.0 * np.exp(rng.normal(0.0, 0.01, size=650))
+    fault = 1100.0 * np.exp(rng.normal(0.0, 0.01, size=350))
+    threshold = scoring.drift_threshold(5.0, np.r_[normal, fault])
+    assert 5.0 < threshold < 3 * np.median(np.r_[normal, fault])
+    assert (fault >= threshold).mean() > 0.99 and (normal >= threshold).mean() < 0.01
+
+
 def test_a_drifted_period_is_not_flagged_whole_and_its_fault_still_is(detector):
     test = correlated(1000, 4)
     test[:, 3] += 1.0            # 'd' sits at a new level for the whole scored period
