@@ -347,3 +347,33 @@ def test_the_linear_branch_always_leaves_a_residual_direction(n_vars):
     np.testing.assert_allclose(residual[:, -1].numpy(), 0.0, atol=1e-10)
     assert linear.residuals(torch.ones(2, n_vars), *map(torch.from_numpy, linear.fit_components(
         np.ones((50, n_vars)), 0.99))).abs().max() < 1e-10
+
+
+def commanded(n_rows: int, seed: int) -> np.ndarray:
+    """Telemetry-like: one measured wave beside four rare 0/1 command columns (each on for 1-4 rows at a time)."""
+    rng = np.random.default_rng(seed)
+    value = np.sin(2 * np.pi * np.arange(n_rows) / 37.0) + 0.05 * rng.normal(size=n_rows)
+    commands = np.zeros((n_rows, 4))
+    for c in range(4):
+        for start in np.flatnonzero(rng.random(n_rows) < 0.006):
+            commands[start:start + rng.integers(1, 5), c] = 1.0
+    return np.column_stack([value, commands])
+
+
+def test_a_two_valued_column_is_scaled_by_its_step():
+    flags = np.zeros((2000, 1))
+    flags[::200] = 5.0                                       # a flag at 0 or 5, on in 0.5% of rows
+    center, scale = scoring.fit_normalizer(np.column_stack([flags, np.linspace(0, 1, 2000)]))
+    assert center[0] == 0.0 and scale[0] == 5.0               # by its std it would switch by 14 scale units
+    assert scoring.switch_floor(scoring.normalize(flags, center[:1], scale[:1]), 0.1).tolist() == [1.0]
+
+
+def test_commands_switching_as_in_training_are_not_anomalies_and_a_fault_of_the_measurement_is():
+    det = MultivariateDetector(sliding_window=WINDOW, epochs=15, seed=0, num_threads=1).fit(commanded(3000, 1))
+    test = commanded(1500, 2)
+    test[1000:1030, 0] += 2.0
+    result = det.score(test)
+    clean = result.valid & (np.arange(len(test)) < 990)
+    assert result.is_anomaly[clean].mean() < 0.01             # std-scaled commands: 5-10% (seeds 0-2)
+    assert result.is_anomaly[1001:1030].all()                 # std-scaled: 14-62% of the fault
+    assert (np.argmax(result.contributions[1001:1030], axis=1) == 0).all()

@@ -43,13 +43,43 @@ DRIFT_MIN_ROWS = 100
 
 
 def fit_normalizer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-variable ``(center, scale)``: median and max(IQR / 1.349, std), 1 for constant columns."""
+    """Per-variable ``(center, scale)``: median and max(IQR / 1.349, std), 1 for constant columns.
+
+    A two-valued (indicator) column -- a command, a status flag -- is scaled
+    by its step instead: divided by its standard deviation, a flag on in 0.5%
+    of rows would switch by 14 scale units and swamp the network's inputs.
+    """
     center = np.median(values, axis=0)
     q25, q75 = np.percentile(values, [25, 75], axis=0)
     scale = np.maximum((q75 - q25) / 1.349, values.std(axis=0))
+    step = _indicator_steps(values)
+    scale = np.where(step > 0, step, scale)
     tiny = 1e-9 * np.maximum(1.0, np.abs(center))
     scale = np.where(scale > tiny, scale, 1.0)
     return center.astype(np.float32), scale.astype(np.float32)
+
+
+def _indicator_steps(values: np.ndarray) -> np.ndarray:
+    """Per variable: the step between its two values where it takes exactly two, else 0."""
+    out = np.zeros(values.shape[1], dtype=np.float64)
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        distinct = np.unique(column[np.isfinite(column)])
+        if len(distinct) == 2:
+            out[j] = float(distinct[1] - distinct[0])
+    return out
+
+
+def switch_floor(z: np.ndarray, floor: float) -> np.ndarray:
+    """Per-variable error floor: ``floor``, or an indicator column's step where that is larger.
+
+    A command or status flag switches when nothing in its past says it will:
+    the switch is unpredictable by nature, and against the tiny error of its
+    steady stretches it would outscore every real anomaly.  Judged on the
+    size of its own step, an unforeseen switch weighs like one typical error
+    of a continuous variable.
+    """
+    return np.maximum(floor, _indicator_steps(z))
 
 
 def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
