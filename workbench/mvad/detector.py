@@ -82,7 +82,7 @@ class ScoreResult:
     valid: np.ndarray          # (T,) bool: a full sliding window precedes the row
     score: np.ndarray          # (T,) float: raw score, NaN where not valid
     severity: np.ndarray       # (T,) in [0, 1]: 0 for normal rows, grows with the score
-    is_anomaly: np.ndarray     # (T,) bool: score >= ``threshold`` below
+    is_anomaly: np.ndarray     # (T,) bool: an event from score >= ``threshold`` on, while >= half of it
     contributions: np.ndarray  # (T, V) >= 0: each valid row sums to 1, invalid rows are 0
     threshold: float           # the threshold applied: ``threshold_``, or higher where the data drifted
 
@@ -423,8 +423,9 @@ class MultivariateDetector:
             score[lo:hi] = scoring.aggregate(smoothed, top)
             shares[lo:hi] = scoring.contributions(smoothed)
         threshold = scoring.drift_threshold(getattr(self, "threshold_", math.inf), score[valid], self.drift_factor)
-        is_anomaly = valid & (np.nan_to_num(score, nan=-math.inf) >= threshold)
-        return ScoreResult(valid, score, scoring.severity(score, threshold), is_anomaly, shares, threshold)
+        is_anomaly = valid & scoring.flag_events(score, threshold)
+        return ScoreResult(valid, score, scoring.severity(score, threshold, is_anomaly), is_anomaly, shares,
+                           threshold)
 
     # ------------------------------------------------------------------ helpers
 
