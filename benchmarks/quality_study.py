@@ -152,7 +152,7 @@ def product_rule(held: np.ndarray, scored: np.ndarray) -> float:
 def flags_of(score: np.ndarray, threshold: float, events: bool = True) -> np.ndarray:
     """``isAnomaly``: the product's events (:func:`scoring.flag_events`), or the threshold's crossings alone."""
     if events:
-        return scoring.flag_events(score, threshold)
+        return scoring.flag_events(score, threshold, scoring.release_level(threshold, score))
     return np.isfinite(score) & (np.nan_to_num(score, nan=-np.inf) >= threshold)
 
 

@@ -379,3 +379,30 @@ def test_commands_switching_as_in_training_are_not_anomalies_and_a_fault_of_the_
     assert result.is_anomaly[clean].mean() < 0.01             # std-scaled commands: 5-10% (seeds 0-2)
     assert result.is_anomaly[1001:1030].all()                 # std-scaled: 14-62% of the fault
     assert (np.argmax(result.contributions[1001:1030], axis=1) == 0).all()
+
+
+def test_an_event_starts_at_the_threshold_and_goes_on_while_the_score_stays_above_the_release():
+    score = np.array([0.1, 1.2, 0.8, 0.6, 0.4, 0.7, 1.1, np.nan, 0.9, 1.0, 0.55, 0.2])
+    flags = scoring.flag_events(score, 1.0, 0.5)
+    assert flags.astype(int).tolist() == [0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0]   # 0.7 after a break starts nothing
+    severity = scoring.severity(score, 1.0, flags)
+    assert severity[1] == pytest.approx(1 - 0.7 / 1.2) and severity[2] == pytest.approx(0.3 * 0.8)
+    assert ((severity > 0) == flags).all()
+    assert scoring.release_level(1.0, np.full(200, 0.1)) == 0.5
+    assert scoring.release_level(1.0, np.full(200, 0.8)) == 0.8          # drifted data: not below their median
+
+
+def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_events(detector):
+    test = correlated(600, 8)
+    test[300:360, 3] += 0.1 + 0.1 * (1 + np.sin(2 * np.pi * np.arange(60) / 20))   # a weak, pulsing fault
+    r = detector.score(test)
+    assert r.release == pytest.approx(0.5 * r.threshold)    # no drift
+
+    def fragments(flags):
+        return int(np.sum(np.diff(np.r_[0, flags.astype(int)]) == 1))
+    crossings, events = (r.score >= r.threshold)[295:380], r.is_anomaly[295:380]
+    assert fragments(events) < fragments(crossings) and events.sum() >= crossings.sum() + 5
+    carried = r.is_anomaly & (r.score < r.threshold)
+    assert carried.any() and (r.score[carried] >= r.release).all()
+    assert ((r.severity[carried] > 0) & (r.severity[carried] < scoring.SEVERITY_AT_THRESHOLD)).all()
+    assert r.is_anomaly[np.flatnonzero(carried) - 1].all()  # every such row continues a flagged one

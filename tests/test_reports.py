@@ -56,9 +56,12 @@ def _values(index: pd.DatetimeIndex) -> pd.DataFrame:
 def test_score_charts_draw_the_applied_threshold_and_offer_log_scale():
     detections = _detections(threshold=5.0)
     episodes = group_episodes(detections.frame, detections.contributions)
-    figure = viz.timeline_figure(detections.frame, episodes=episodes, threshold=detections.threshold)
+    figure = viz.timeline_figure(detections.frame, episodes=episodes, threshold=detections.threshold,
+                                 release=2.5)
     line = next(t for t in figure.data if t.name.startswith("threshold"))
     assert list(line.y) == [5.0, 5.0] and "threshold 5" in figure.layout.title.text
+    release = next(t for t in figure.data if t.name.startswith("events go on above"))   # where an event ends
+    assert list(release.y) == [2.5, 2.5] and release.line.dash == "dot"
     labels = [b.label for b in figure.layout.updatemenus[0].buttons]
     assert labels == ["linear", "log"]
     assert figure.layout.updatemenus[0].buttons[1].args == ({"yaxis.type": "log"},)

@@ -188,6 +188,7 @@ def timeline_figure(
     min_severity: float = 0.0,
     episodes: pd.DataFrame | None = None,
     threshold: float | None = None,
+    release: float | None = None,
     contributions: pd.DataFrame | None = None,
     filled: pd.DataFrame | None = None,
     log_scale: bool = False,
@@ -197,7 +198,8 @@ def timeline_figure(
     """Anomaly score over time with the applied threshold, flagged points coloured by severity, episodes shaded.
 
     ``scores`` is ``Detections.frame`` (``threshold``: ``Detections.threshold``,
-    drawn as the trace named ``threshold``); with ``values`` (the scored data,
+    drawn as the trace named ``threshold``; ``release``: ``Detections.release``,
+    the level above which a flagged event goes on, dotted); with ``values`` (the scored data,
     a frame or ``PreparedData``) small multiples of ``max_variables`` variables
     follow, those contributing most to the flagged rows when ``contributions``
     is given.  ``log_scale`` starts the score axis in log scale (buttons switch).
@@ -216,7 +218,7 @@ def timeline_figure(
     panels = 1 + len(columns)
     fig = ReportFigure(make_subplots(rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.03 if panels > 1 else 0,
                                      row_heights=[3] + [1.4] * len(columns) if panels > 1 else None))
-    _score_panel(fig, scores, mask, threshold, max_points, panels)
+    _score_panel(fig, scores, mask, threshold, max_points, panels, release=release)
     if columns:
         _variable_panels(fig, frame, filled, columns, 2, max_points)
     _shade(fig, episodes)
@@ -232,7 +234,7 @@ def timeline_figure(
 
 
 def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, threshold: float | None = None,
-                   filled: pd.DataFrame | None = None, top: int | None = None, context: int = 60,
+                   release: float | None = None, filled: pd.DataFrame | None = None, top: int | None = None, context: int = 60,
                    max_points: int = MAX_POINTS) -> ReportFigure:
     """One episode up close: the raw values of its top contributors (and the score) around it, the episode shaded.
 
@@ -257,7 +259,7 @@ def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, thres
     if scores is not None:
         _require_columns(scores, ["is_anomaly", "severity", "score"], "scores")
         near = scores.loc[window.index[0]:window.index[-1]] if len(window) else scores.iloc[:0]
-        _score_panel(fig, near, flagged(near), threshold, max_points, panels, colorbar=False)
+        _score_panel(fig, near, flagged(near), threshold, max_points, panels, colorbar=False, release=release)
     first = 2 if scores is not None else 1
     _variable_panels(fig, window, shown_filled, [v for v, _ in pairs], first, max_points, titles=False)
     fig.add_vrect(x0=start, x1=end if end > start else start + pd.Timedelta(seconds=1), fillcolor=EPISODE_FILL,
@@ -394,7 +396,8 @@ def _ranked_variables(frame, contributions, mask, count: int) -> list:
     return list(mean.fillna(0.0).sort_values(ascending=False, kind="stable").index[:count])
 
 
-def _score_panel(fig, scores, mask, threshold, max_points: int, panels: int, *, colorbar: bool = True) -> None:
+def _score_panel(fig, scores, mask, threshold, max_points: int, panels: int, *, colorbar: bool = True,
+                 release: float | None = None) -> None:
     rows = _thin(len(scores), max_points)
     fig.add_trace(go.Scatter(x=scores.index[rows], y=scores["score"].to_numpy()[rows], mode="lines", name="score",
                              line=dict(width=1, color="#7f7f7f")), row=1, col=1)
@@ -412,6 +415,12 @@ def _score_panel(fig, scores, mask, threshold, max_points: int, panels: int, *, 
                                  name=f"threshold {threshold:.3g}", legendgroup="threshold",
                                  line=dict(color=THRESHOLD_COLOR, dash="dash", width=1.5),
                                  hovertemplate=f"threshold {threshold:.4g}<extra></extra>"), row=1, col=1)
+    if release is not None and np.isfinite(release) and len(scores):
+        fig.add_trace(go.Scatter(x=[scores.index[0], scores.index[-1]], y=[release, release], mode="lines",
+                                 name=f"events go on above {release:.3g}", legendgroup="release",
+                                 line=dict(color=THRESHOLD_COLOR, dash="dot", width=1),
+                                 hovertemplate=f"a flagged event goes on above {release:.4g}<extra></extra>"),
+                      row=1, col=1)
     fig.update_yaxes(title_text="score", row=1, col=1)
 
 

@@ -109,7 +109,8 @@ class ScoreExplorer:
     def timeline(self) -> viz.ReportFigure:
         """The score over time at the current settings: threshold, anomalies by severity, episodes shaded."""
         figure = viz.timeline_figure(self.detections.frame, min_severity=self.settings()["min_severity"],
-                                     episodes=self.episodes, threshold=self.detections.threshold)
+                                     episodes=self.episodes, threshold=self.detections.threshold,
+                                     release=self.detections.release)
         figure.update_layout(height=CHART_HEIGHT, margin=dict(l=60, r=10, t=70, b=30), title_font_size=14)
         return figure
 

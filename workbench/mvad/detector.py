@@ -85,6 +85,7 @@ class ScoreResult:
     is_anomaly: np.ndarray     # (T,) bool: an event from score >= ``threshold`` on, while >= half of it
     contributions: np.ndarray  # (T, V) >= 0: each valid row sums to 1, invalid rows are 0
     threshold: float           # the threshold applied: ``threshold_``, or higher where the data drifted
+    release: float             # a flagged event goes on while the score stays at or above this
 
 
 class MultivariateDetector:
@@ -423,9 +424,10 @@ class MultivariateDetector:
             score[lo:hi] = scoring.aggregate(smoothed, top)
             shares[lo:hi] = scoring.contributions(smoothed)
         threshold = scoring.drift_threshold(getattr(self, "threshold_", math.inf), score[valid], self.drift_factor)
-        is_anomaly = valid & scoring.flag_events(score, threshold)
+        release = scoring.release_level(threshold, score[valid])
+        is_anomaly = valid & scoring.flag_events(score, threshold, release)
         return ScoreResult(valid, score, scoring.severity(score, threshold, is_anomaly), is_anomaly, shares,
-                           threshold)
+                           threshold, release)
 
     # ------------------------------------------------------------------ helpers
 

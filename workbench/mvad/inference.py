@@ -30,6 +30,7 @@ class Detections:
     contributions: pd.DataFrame    # (T, V) contribution of each variable, rows sum to 1 (NaN where not valid)
     changed_variables: dict[int, dict[str, list[str]]]   # row -> {variable: changedVariables}, anomalous rows
     threshold: float = float("nan")  # the score threshold applied (raised above the model's for drifted data)
+    release: float = float("nan")    # a flagged event went on while the score stayed at or above this
 
     @property
     def variables(self) -> list[str]:
@@ -114,7 +115,7 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
     changed = {}
     for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):
         changed[int(row)] = detector.correlation_changes(values, int(row) + (first_row - start), top_k)
-    return Detections(frame, contributions, changed, scored.threshold)
+    return Detections(frame, contributions, changed, scored.threshold, scored.release)
 
 
 def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest) -> LastDetectionResult:

@@ -128,10 +128,18 @@ def contributions(errors: np.ndarray) -> np.ndarray:
     return np.divide(errors, total, out=uniform, where=total > 0)
 
 
-def flag_events(score: np.ndarray, threshold: float, release: float = EVENT_RELEASE) -> np.ndarray:
+def release_level(threshold: float, scores: np.ndarray, release: float = EVENT_RELEASE) -> float:
+    """The score an event must keep to go on: ``release`` x ``threshold``, or the median of the ``scores``
+    scored in the same call where that is higher (see :func:`flag_events`)."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    return float(max(release * threshold, np.median(s))) if len(s) else float(release * threshold)
+
+
+def flag_events(score: np.ndarray, threshold: float, release: float) -> np.ndarray:
     """``isAnomaly`` per row: an event starts where the score reaches ``threshold`` and goes on while it stays
-    at or above ``release`` x ``threshold`` and the median score of the rows given (a row without a score
-    ends it).
+    at or above ``release`` (:func:`release_level`: half the threshold, or the median score of the rows scored
+    where that is higher); a row without a score ends it.
 
     An anomaly's score swings around the threshold while it lasts; flagging
     only the crossings cut one event into fragments and left most of its rows
@@ -150,7 +158,7 @@ def flag_events(score: np.ndarray, threshold: float, release: float = EVENT_RELE
         return np.zeros(len(s), dtype=bool)
     rows = np.arange(len(s))
     above = finite & (s >= threshold)
-    held = above | (finite & (s >= max(release * threshold, float(np.median(s[finite])))))
+    held = above | (finite & (s >= release))
     last_crossing = np.maximum.accumulate(np.where(above, rows, -1))
     last_break = np.maximum.accumulate(np.where(held, -1, rows))
     return held & (last_crossing > last_break)

@@ -81,6 +81,7 @@ def _save(folder: Path, detections: Detections) -> None:
             severity=frame["severity"].to_numpy(), score=frame["score"].to_numpy(),
             contributions=detections.contributions.to_numpy(dtype=np.float32),
             variables=np.array(detections.variables, dtype=str), threshold=np.float64(detections.threshold),
+            release=np.float64(detections.release),
         )
     (folder / CHANGES).write_text(json.dumps({str(k): v for k, v in detections.changed_variables.items()}))
 
@@ -95,9 +96,9 @@ def load_detections(registry: Registry, result_id: str) -> Detections:
         frame = pd.DataFrame({k: arrays[k] for k in ("valid", "is_anomaly", "severity", "score")}, index=index)
         contributions = pd.DataFrame(arrays["contributions"].astype(np.float64), index=index,
                                      columns=[str(v) for v in arrays["variables"]])
-        threshold = float(arrays["threshold"]) if "threshold" in arrays.files else float("nan")
+        threshold, release = (float(arrays[k]) if k in arrays.files else float("nan") for k in ("threshold", "release"))
     changed = {int(k): v for k, v in json.loads((folder / CHANGES).read_text()).items()}
-    return Detections(frame, contributions, changed, threshold)
+    return Detections(frame, contributions, changed, threshold, release)
 
 
 def get_result(registry: Registry, result_id: str) -> DetectionResult:
