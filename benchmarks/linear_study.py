@@ -17,6 +17,10 @@ residual of the newest row; ``centred`` the row PCA of each row minus the mean o
 before it (blind to a level that moved as a whole); ``seasonal`` each variable's change from one period
 before (TimeEval's "period-aware" idea; the period from the univariate detector).  ``floor``: the least held-out RMS a variable's
 residual is scaled by.  ``mean w``: ``(1 - w) x network + w x linear`` per variable; ``max``: the larger.
+``codebook-BxK``: the issue's other hint, a path that reads the whole sliding window -- each variable's window as
+``B`` block means, its squared distance to the nearest of ``K`` k-means centroids of the training windows (``-c``:
+each window's own mean removed first, shape alone); these are mixed with the *product's* errors (``joint_pca``,
+the linear branch included), the question being whether they add to it.
 Writes ``results/linear_study.md`` and ``.json``.
 """
 from __future__ import annotations
@@ -51,7 +55,10 @@ VARIANTS = {
     "window-32, floor 0.1": ("window-32", 0.95, 0.1),
     "centred, floor 0.1": ("centred", 0.99, 0.1),
     "seasonal, floor 0.1": ("seasonal", 0.0, 0.1),
+    "codebook-16x64, floor 0.1": ("codebook-16x64", 0.0, 0.1),
+    "codebook-16x64-c, floor 0.1": ("codebook-16x64-c", 0.0, 0.1),
 }
+BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1")   # mixed with joint_pca
 ADOPTED = "row 0.99, floor 0.03"
 COMBINATIONS = ("linear alone", "mean 0.3", "mean 0.5", "mean 0.7", "max")
 
@@ -102,7 +109,53 @@ def _seasonal_errors(train: np.ndarray, window: int):
     return errors
 
 
+def _block_means(z: np.ndarray, window: int, bins: int) -> np.ndarray:
+    """(T, V, bins): each row's last ``window`` rows as ``bins`` block means (NaN before a full window)."""
+    width = max(1, window // bins)
+    total = np.vstack([np.zeros((1, z.shape[1])), np.cumsum(z, axis=0, dtype=np.float64)])
+    out = np.full((len(z), z.shape[1], bins), np.nan)
+    ends = np.arange(width * bins - 1, len(z))
+    for b in range(bins):
+        hi = ends - (bins - 1 - b) * width + 1
+        out[ends, :, b] = (total[hi] - total[hi - width]) / width
+    return out
+
+
+def _codebook_errors(train: np.ndarray, window: int, bins: int, k: int, centred: bool, iterations: int = 25):
+    """Per variable: k-means (``k`` centroids, Lloyd) of up to 4,000 training windows' block means; a row's
+    error is its window's squared distance to the nearest centroid, per bin."""
+    def shapes(z):
+        x = _block_means(z, window, bins)
+        return x - x.mean(axis=2, keepdims=True) if centred else x
+    blocks = shapes(train)[window:]
+    chosen = blocks[np.linspace(0, len(blocks) - 1, min(len(blocks), 4000)).astype(int)]
+    rng = np.random.default_rng(0)
+    books = []
+    for v in range(train.shape[1]):
+        x = chosen[:, v]
+        centroids = x[rng.choice(len(x), size=min(k, len(x)), replace=False)].copy()
+        for _ in range(iterations):
+            nearest = ((x ** 2).sum(1)[:, None] - 2 * x @ centroids.T + (centroids ** 2).sum(1)).argmin(1)
+            for j in range(len(centroids)):
+                if (nearest == j).any():
+                    centroids[j] = x[nearest == j].mean(0)
+        books.append(centroids)
+
+    def errors(rows):
+        x = shapes(rows)
+        out = np.full(rows.shape, np.nan)
+        ok = np.isfinite(x[:, 0, 0])
+        for v, c in enumerate(books):
+            d = (x[ok, v] ** 2).sum(1)[:, None] - 2 * x[ok, v] @ c.T + (c ** 2).sum(1)
+            out[ok, v] = np.maximum(d.min(1), 0.0) / bins
+        return out
+    return errors
+
+
 def _branch(kind: str, variance: float, train: np.ndarray, window: int):
+    if kind.startswith("codebook-"):
+        bins, k = (int(n) for n in kind.split("-")[1].split("x"))
+        return _codebook_errors(train, window, bins, k, centred=kind.endswith("-c"))
     if kind == "row":
         return _row_errors(*linear.fit_components(train, variance))
     if kind == "seasonal":
@@ -145,7 +198,13 @@ def cache_variant(name: str) -> None:
         tmp.replace(path)
 
 
+def _finite(arrays) -> dict:
+    """A variant's cached errors with rows it cannot score (codebook: short histories) at 0."""
+    return {key: np.nan_to_num(arrays[key], nan=0.0) for key in arrays.files}
+
+
 def _combine(how: str, network: np.ndarray, lin: np.ndarray) -> np.ndarray:
+    how = how.removeprefix("product + ")
     if how == "network alone":
         return network
     if how == "linear alone":
@@ -156,15 +215,16 @@ def _combine(how: str, network: np.ndarray, lin: np.ndarray) -> np.ndarray:
     return (1.0 - w) * network + w * lin
 
 
-def evaluate(name: str | None, how: str, seeds: list[int]) -> dict:
-    """Per group and GutenTAG kind: mean and std over seeds of VUS-PR, own-flag F1 and flagged share."""
+def evaluate(name: str | None, how: str, seeds: list[int], base: str = "joint") -> dict:
+    """Per group and GutenTAG kind: mean and std over seeds of VUS-PR, own-flag F1 and flagged share, the
+    variant mixed with the ``base`` candidate's cached errors (``joint``: the network alone)."""
     per_seed = []
     for seed in seeds:
         groups: dict[str, list[dict]] = {}
-        for path in sorted((qs.CACHE / "joint" / f"s{seed}").glob("*.npz")):
+        for path in sorted((qs.CACHE / base / f"s{seed}").glob("*.npz")):
             arrays = np.load(path)
             entry = json.loads(str(arrays["meta"]))
-            other = np.load(CACHE / qs._slug(name) / path.name) if name else arrays
+            other = _finite(np.load(CACHE / qs._slug(name) / path.name)) if name else arrays
             top = entry["top"]
             entry["held"] = qs._aggregate(_combine(how, arrays["held"], other["held"]), top)
             entry["case_scores"] = [(qs._aggregate(_combine(how, arrays[f"{i}/errors"], other[f"{i}/errors"]), top),
@@ -207,9 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows = [(None, "network alone", evaluate(None, "network alone", args.seeds))]
+    rows = [(None, "network alone", evaluate(None, "network alone", args.seeds)),
+            (None, "product (joint_pca)", evaluate(None, "network alone", args.seeds, base="joint_pca"))]
     for name in VARIANTS:
         cache_variant(name)
+        if name in BESIDE_PRODUCT:
+            for how in ("mean 0.25", "mean 0.5", "max"):
+                rows.append((name, f"product + {how}", evaluate(name, how, args.seeds, base="joint_pca")))
+            continue
         for how in (COMBINATIONS if name == ADOPTED else ("linear alone", "mean 0.5")):
             rows.append((name, how, evaluate(name, how, args.seeds)))
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
