@@ -474,7 +474,12 @@ DECISION = """## Decision (issue 15)
   one-step forecaster follows a signal whose amplitude or shape changed, a longer reach less so) was ahead on
   SMD (0.486 +- 0.009 vs 0.465 +- 0.018) and pattern (0.78 vs 0.76), level on GutenTAG (0.740 +- 0.005 vs
   0.734 +- 0.008) and SKAB (0.869 vs 0.879): not ahead beyond the spread on every set, so ``horizon`` stays a
-  parameter (default 1); 16 rows (seed 0 only) lost extremum and random-walk sets.
+  parameter (default 1); 16 rows (seed 0 only) lost extremum and random-walk sets.  A path that reads the
+  whole sliding window as a shape -- each variable's window as 16 block means, its distance to the nearest of
+  64 k-means centroids of training windows, mixed with the product's errors (``linear_study``'s
+  ``codebook-16x64`` rows, 3 seeds) -- lost SMD badly (0.465 -> 0.344 at a quarter share) for GutenTAG +0.010
+  and SKAB +0.045; with each window's mean removed (shape alone) SMD still lost (0.441) and GutenTAG gained
+  nothing: not adopted.
 - **Flags (this study's second round): events, a stricter start, and drifted data judged by their own tail.**
   Three changes to ``isAnomaly``, measured on the cached errors of ``joint_pca`` (3 seeds, the rule table
   below; ``crossings only`` rows are flags without events):
