@@ -367,7 +367,9 @@ def test_a_two_valued_column_is_scaled_by_its_step():
     flags[::200] = 5.0                                       # a flag at 0 or 5, on in 0.5% of rows
     center, scale = scoring.fit_normalizer(np.column_stack([flags, np.linspace(0, 1, 2000)]))
     assert center[0] == 0.0 and scale[0] == 5.0               # by its std it would switch by 14 scale units
-    assert scoring.switch_floor(scoring.normalize(flags, center[:1], scale[:1]), 0.1).tolist() == [1.0]
+    assert scoring.indicator_steps(scoring.normalize(flags, center[:1], scale[:1])).tolist() == [1.0]
+    mixed = np.array([[0.0, 1.0, 3.0], [1.0, np.nan, 3.0], [0.0, 2.0, 3.0], [0.0, 1.5, 3.0]])
+    assert scoring.indicator_steps(mixed).tolist() == [1.0, 0.0, 0.0]   # two values; three; one
 
 
 def test_commands_switching_as_in_training_are_not_anomalies_and_a_fault_of_the_measurement_is():

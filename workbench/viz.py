@@ -234,8 +234,8 @@ def timeline_figure(
 
 
 def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, threshold: float | None = None,
-                   release: float | None = None, filled: pd.DataFrame | None = None, top: int | None = None, context: int = 60,
-                   max_points: int = MAX_POINTS) -> ReportFigure:
+                   release: float | None = None, filled: pd.DataFrame | None = None, top: int | None = None,
+                   context: int = 60, max_points: int = MAX_POINTS) -> ReportFigure:
     """One episode up close: the raw values of its top contributors (and the score) around it, the episode shaded.
 
     ``episode`` is a row of ``postprocess.group_episodes`` (``start``, ``end``,

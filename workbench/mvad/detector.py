@@ -373,9 +373,10 @@ class MultivariateDetector:
         self.linear_mean_, self.linear_components_ = linear.fit_components(z[:cut], self.linear_variance)
         series = torch.from_numpy(z).to(self.device_)
         forecast_err, recon_err, linear_err = self._raw_errors(series, np.arange(cut, len(z)))
-        self.forecast_scale_ = scoring.error_scale(forecast_err, scoring.switch_floor(z, scoring.ERROR_FLOOR))
-        self.reconstruction_scale_ = scoring.error_scale(recon_err, scoring.switch_floor(z, scoring.ERROR_FLOOR))
-        self.linear_scale_ = scoring.error_scale(linear_err, scoring.switch_floor(z, scoring.LINEAR_ERROR_FLOOR))
+        steps = scoring.indicator_steps(z)   # two-valued columns: their errors are judged on their step
+        self.forecast_scale_ = scoring.error_scale(forecast_err, np.maximum(scoring.ERROR_FLOOR, steps))
+        self.reconstruction_scale_ = scoring.error_scale(recon_err, np.maximum(scoring.ERROR_FLOOR, steps))
+        self.linear_scale_ = scoring.error_scale(linear_err, np.maximum(scoring.LINEAR_ERROR_FLOOR, steps))
         held_out = self._score(z[cut - self.sliding_window:])
         self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread,
                                                       self.tail_quantile)

@@ -55,34 +55,28 @@ def fit_normalizer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     center = np.median(values, axis=0)
     q25, q75 = np.percentile(values, [25, 75], axis=0)
     scale = np.maximum((q75 - q25) / 1.349, values.std(axis=0))
-    step = _indicator_steps(values)
+    step = indicator_steps(values)
     scale = np.where(step > 0, step, scale)
     tiny = 1e-9 * np.maximum(1.0, np.abs(center))
     scale = np.where(scale > tiny, scale, 1.0)
     return center.astype(np.float32), scale.astype(np.float32)
 
 
-def _indicator_steps(values: np.ndarray) -> np.ndarray:
-    """Per variable: the step between its two values where it takes exactly two, else 0."""
-    out = np.zeros(values.shape[1], dtype=np.float64)
-    for j in range(values.shape[1]):
-        column = values[:, j]
-        distinct = np.unique(column[np.isfinite(column)])
-        if len(distinct) == 2:
-            out[j] = float(distinct[1] - distinct[0])
-    return out
+def indicator_steps(values: np.ndarray) -> np.ndarray:
+    """Per variable: the step between its two values where it takes exactly two (a command, a flag), else 0.
 
-
-def switch_floor(z: np.ndarray, floor: float) -> np.ndarray:
-    """Per-variable error floor: ``floor``, or an indicator column's step where that is larger.
-
-    A command or status flag switches when nothing in its past says it will:
-    the switch is unpredictable by nature, and against the tiny error of its
-    steady stretches it would outscore every real anomaly.  Judged on the
-    size of its own step, an unforeseen switch weighs like one typical error
+    Also the least error scale such a column gets (:func:`error_scale`): its
+    switches come when nothing in its past says they will, and against the
+    tiny error of its steady stretches each would outscore every real anomaly;
+    judged on its own step, an unforeseen switch weighs like one typical error
     of a continuous variable.
     """
-    return np.maximum(floor, _indicator_steps(z))
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    lo = np.min(np.where(finite, v, np.inf), axis=0)
+    hi = np.max(np.where(finite, v, -np.inf), axis=0)
+    two = (hi > lo) & np.isfinite(hi - lo) & ((v == lo) | (v == hi) | ~finite).all(axis=0)
+    return np.where(two, hi - lo, 0.0)
 
 
 def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -91,8 +85,8 @@ def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.n
     return np.clip(z, -CLIP, CLIP).astype(np.float32)
 
 
-def error_scale(squared_errors: np.ndarray, floor: float = ERROR_FLOOR) -> np.ndarray:
-    """Per-variable RMS of validation errors, floored at ``floor``."""
+def error_scale(squared_errors: np.ndarray, floor: float | np.ndarray = ERROR_FLOOR) -> np.ndarray:
+    """Per-variable RMS of validation errors, floored at ``floor`` (one value, or one per variable)."""
     return np.maximum(np.sqrt(squared_errors.mean(axis=0)), floor).astype(np.float32)
 
 

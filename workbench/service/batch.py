@@ -96,7 +96,8 @@ def load_detections(registry: Registry, result_id: str) -> Detections:
         frame = pd.DataFrame({k: arrays[k] for k in ("valid", "is_anomaly", "severity", "score")}, index=index)
         contributions = pd.DataFrame(arrays["contributions"].astype(np.float64), index=index,
                                      columns=[str(v) for v in arrays["variables"]])
-        threshold, release = (float(arrays[k]) if k in arrays.files else float("nan") for k in ("threshold", "release"))
+        threshold, release = (float(arrays[k]) if k in arrays.files else float("nan")
+                              for k in ("threshold", "release"))
     changed = {int(k): v for k, v in json.loads((folder / CHANGES).read_text()).items()}
     return Detections(frame, contributions, changed, threshold, release)
 
