@@ -46,6 +46,7 @@ GUTENTAG_WINDOW = 200
 CANDIDATES = {
     "joint_pca": {},                  # today's default: the network (last 32 rows) + the linear branch
     "indicators": {},                 # today's default after two-valued columns were scaled by their step
+    "pca995": {"linear_variance": 0.995},  # the linear branch keeping 99.5% of the training variance
     "joint": {"linear_weight": 0.0},  # the network alone (the default before the linear branch)
     "long32": {"long_bins": 32, "linear_weight": 0.0},      # + the whole window as 32 bin means
     "long16": {"long_bins": 16, "linear_weight": 0.0},      # + 16 coarser bins
