@@ -463,6 +463,9 @@ DECISION = """## Decision (issue 15)
   level within the seed spread; own-flag F1 GutenTAG 0.31 -> 0.58, SMD 0.51 -> 0.50; sets flagged within half
   to twice their true share 39% -> 61%, beyond a third / three times 34 -> 12 of 78.  Training time per epoch is
   unchanged (the PCA is one V x V eigen-decomposition at calibration); scoring cost: speed table below.
+  Keeping 99.5% of the variance instead (``pca995``, ``results/pca995_check.md``, 3 seeds, product training):
+  GutenTAG 0.756 +- 0.012 (mean and variance kinds), SMD 0.480 +- 0.016 (within the spread), SKAB level, but the
+  synthetic set 0.913 -> 0.901 (beyond its spread) and SMD own-flag F1 0.510 -> 0.502: not adopted; a lead.
 - **The network: unchanged** (32-row context).  Before the linear branch, only ``context64`` was ahead on
   GutenTAG beyond the seed spread (0.537 +- 0.006 vs 0.520 +- 0.003) without losing on SMD (0.476 vs 0.464) or
   SKAB (0.879 vs 0.866), at 1.8-2.0x the epoch time and about half the batch-scoring rate (the speed table of
