@@ -158,18 +158,18 @@ def flag_events(score: np.ndarray, threshold: float, release: float) -> np.ndarr
     return held & (last_crossing > last_break)
 
 
-def severity(score: np.ndarray, threshold: float, flags: np.ndarray | None = None) -> np.ndarray:
+def severity(score: np.ndarray, threshold: float, flags: np.ndarray) -> np.ndarray:
     """0 for rows not flagged; from ``SEVERITY_AT_THRESHOLD`` at the threshold towards 1 as the score grows.
 
     ``1 - 0.7 * threshold / score``: twice the threshold gives 0.65, ten times
     0.93.  A just-flagged point at 0.3 matches the smallest severities the
-    retired service reported for its flagged points.  A row that carries an
-    event on below the threshold (``flags``, :func:`flag_events`) gets
-    ``0.3 * score / threshold``: under 0.3, in proportion to its score.
+    retired service reported for its flagged points.  ``flags`` are the rows'
+    ``isAnomaly`` (:func:`flag_events`); one that carries an event on below
+    the threshold gets ``0.3 * score / threshold``: under 0.3, in proportion
+    to its score.
     """
     s = np.asarray(score, dtype=np.float64)
-    finite = np.isfinite(s)
-    flagged = finite & (s >= threshold) if flags is None else finite & np.asarray(flags, dtype=bool)
+    flagged = np.isfinite(s) & np.asarray(flags, dtype=bool)
     out = np.zeros_like(s)
     over = flagged & (s >= threshold)
     out[over] = 1.0 - (1.0 - SEVERITY_AT_THRESHOLD) * threshold / s[over]
