@@ -57,8 +57,25 @@ VARIANTS = {
     "seasonal, floor 0.1": ("seasonal", 0.0, 0.1),
     "codebook-16x64, floor 0.1": ("codebook-16x64", 0.0, 0.1),
     "codebook-16x64-c, floor 0.1": ("codebook-16x64-c", 0.0, 0.1),
+    "seasonal-g0.8, floor 0.1": ("seasonal-g0.8", 0.0, 0.1),
+    "seasonal-g0.5, floor 0.1": ("seasonal-g0.5", 0.0, 0.1),
+    "seasonal2-g0.8, floor 0.1": ("seasonal2-g0.8", 0.0, 0.1),
+    "analog-24x16, floor 0.1": ("analog-24x16", 0.0, 0.1),
+    "analog-24x16-p16, floor 0.1": ("analog-24x16-p16", 0.0, 0.1),
+    "analog-24x16-p16-r0.5, floor 0.1": ("analog-24x16-p16-r0.5", 0.0, 0.1),
+    "analog-24x16-p16-r0.8, floor 0.1": ("analog-24x16-p16-r0.8", 0.0, 0.1),
+    "analog-24x16-p16-n, floor 0.1": ("analog-24x16-p16-n", 0.0, 0.1),
+    "analog-24x16-p16-r0.5-n, floor 0.1": ("analog-24x16-p16-r0.5-n", 0.0, 0.1),
+    "analog-24x16-p16-r0.8-n, floor 0.1": ("analog-24x16-p16-r0.8-n", 0.0, 0.1),
+    "analog (product)": ("analog-product", 0.0, scoring.ERROR_FLOOR),
 }
-BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1")   # mixed with joint_pca
+BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1", "seasonal-g0.8, floor 0.1",
+                  "seasonal-g0.5, floor 0.1", "seasonal2-g0.8, floor 0.1", "analog-24x16, floor 0.1",
+                  "analog-24x16-p16, floor 0.1")   # mixed with joint_pca
+GATED = ("seasonal-g0.8, floor 0.1", "seasonal-g0.5, floor 0.1", "seasonal2-g0.8, floor 0.1",
+         "analog-24x16-p16-r0.5, floor 0.1", "analog-24x16-p16-r0.8, floor 0.1",
+         "analog-24x16-p16-r0.5-n, floor 0.1", "analog-24x16-p16-r0.8-n, floor 0.1")
+BESIDE_PRODUCT += GATED[3:] + ("analog (product)",)
 ADOPTED = "row 0.99, floor 0.03"
 COMBINATIONS = ("linear alone", "mean 0.3", "mean 0.5", "mean 0.7", "max")
 
@@ -105,6 +122,117 @@ def _seasonal_errors(train: np.ndarray, window: int):
         for v, p in enumerate(periods):
             if p:
                 out[p:, v] = (rows[p:, v] - rows[:-p, v]) ** 2
+        return out
+    return errors
+
+
+def _gated_seasonal_errors(train: np.ndarray, window: int, strength: float, lags: int):
+    """Like ``seasonal`` but only for variables whose period explains at least ``strength`` of their
+    detrended variance (cross-validated R^2), NaN elsewhere (left to the product); with ``lags`` 2 the
+    smaller change from one and from two periods before where both fit the window (an anomaly one period
+    back then does not echo)."""
+    from workbench.univariate._period import detect_period, seasonal_strength
+    periods = []
+    for v in range(train.shape[1]):
+        p = detect_period(train[:, v])
+        ok = 2 <= p <= window - SMOOTHING and seasonal_strength(train[:, v], p) >= strength
+        periods.append(p if ok else 0)
+    print("periods", periods, flush=True)
+
+    def errors(rows):
+        out = np.full(rows.shape, np.nan)
+        for v, p in enumerate(periods):
+            if p:
+                out[:, v] = 0.0
+                out[p:, v] = (rows[p:, v] - rows[:-p, v]) ** 2
+                if lags == 2 and 2 * p <= window - SMOOTHING:
+                    out[2 * p:, v] = np.minimum(out[2 * p:, v], (rows[2 * p:, v] - rows[:-2 * p, v]) ** 2)
+        return out
+    return errors
+
+
+def _analog_errors(train: np.ndarray, window: int, gap: int, bins: int, components: int = 0, k: int = 5,
+                   references: int = 4000, seed: int = 0, least_r2: float | None = None, novelty: bool = False):
+    """Analog forecast: each row's older context (its window's rows up to ``gap`` before it, as ``bins``
+    block means of every variable) is matched to the ``k`` nearest of ``references`` training rows' older
+    contexts (``components`` > 0: in that many principal components of them); the prediction is the mean of
+    their values, the error the squared difference per variable.  What time of day it is, and how strong
+    the day, is read from the hours before, so a shape that breaks while its values stay in range shows.
+    ``least_r2``: only variables whose training rows outside the references it predicts with at least this
+    skill over persistence (1 - its squared error / that of the context's newest block mean) get errors
+    (NaN elsewhere: left to the product): a level that merely persists is the network's to follow.
+    ``novelty``: a context farther from its nearest training context than 99% of training rows' are has
+    no analog to trust; its errors are divided by the squared ratio of the distances."""
+    n_vars = train.shape[1]
+
+    def contexts(z):
+        out = np.full((len(z), n_vars * bins), np.nan)
+        out[gap:] = _block_means(z, window - gap, bins)[:-gap].reshape(len(z) - gap, -1)
+        return out
+    f = contexts(train)
+    rows = np.flatnonzero(np.isfinite(f).all(axis=1))
+    rows = np.sort(np.random.default_rng(seed).choice(rows, min(len(rows), references), replace=False))
+    mean, basis = f[rows].mean(axis=0), None
+    if components:
+        _, basis = linear.fit_components(f[rows], 1.0)
+        basis = basis[:, :components]
+    project = (lambda x: (x - mean) @ basis) if components else (lambda x: x - mean)
+    ref, target = project(f[rows]), train[rows]
+    ref_norm = (ref ** 2).sum(axis=1)
+    keep = np.ones(n_vars, dtype=bool)
+    usual = [np.inf]  # squared distance to the nearest reference that 99% of training rows stay within
+
+    def errors(z):
+        x = contexts(z)
+        out = np.full(z.shape, np.nan)
+        good = np.flatnonzero(np.isfinite(x).all(axis=1))
+        for lo in range(0, len(good), 4096):
+            g = good[lo:lo + 4096]
+            p = project(x[g])
+            d = ref_norm[None] - 2 * p @ ref.T
+            nearest = np.argpartition(d, k, axis=1)[:, :k]
+            out[g] = (z[g] - target[nearest].mean(axis=1)) ** 2
+            if novelty:
+                centred = x[g] - mean
+                gone = (centred ** 2).sum(axis=1) - (p ** 2).sum(axis=1)   # outside the kept components
+                dist = np.maximum(d.min(axis=1) + (p ** 2).sum(axis=1) + gone, 0.0)
+                out[g] /= np.maximum(1.0, dist / usual[0])[:, None]
+        out[:, ~keep] = np.nan
+        return out
+    if novelty:
+        others = np.setdiff1d(np.flatnonzero(np.isfinite(f).all(axis=1)), rows)
+        others = others[np.linspace(0, len(others) - 1, min(len(others), 4000)).astype(int)]
+        own = len(others) < 100  # every training row is a reference: the nearest other than itself
+        x = f[rows] if own else f[others]
+        p = project(x)
+        gone = ((x - mean) ** 2).sum(axis=1) - (p ** 2).sum(axis=1)
+        dist = np.partition(ref_norm[None] - 2 * p @ ref.T, 1 if own else 0, axis=1)[:, 1 if own else 0] \
+            + (p ** 2).sum(axis=1) + gone
+        usual[0] = max(float(np.quantile(dist, 0.99)), 1e-12)
+    if least_r2 is not None:
+        others = np.setdiff1d(np.flatnonzero(np.isfinite(f).all(axis=1)), rows)
+        others = others[np.linspace(0, len(others) - 1, min(len(others), 4000)).astype(int)]
+        fitted = errors(train)[others]
+        newest = f[others].reshape(len(others), n_vars, bins)[:, :, -1]   # persistence: the context's last block
+        naive = ((train[others] - newest) ** 2).mean(axis=0)
+        keep[:] = 1 - fitted.mean(axis=0) / np.maximum(naive, 1e-12) >= least_r2
+        print("analog keeps", int(keep.sum()), "of", n_vars, flush=True)
+    return errors
+
+
+def _product_analogs(z: np.ndarray, cut: int, window: int):
+    """The product's analog branch as ``MultivariateDetector`` fits it (span: the window less the smoothing);
+    NaN before a row's context is complete, 0 for variables that do not take part."""
+    from workbench.mvad import analog
+    fitted = analog.fit(z, cut, window - SMOOTHING + 1, seed=0)
+
+    def errors(rows):
+        out = np.zeros(rows.shape)
+        if fitted is None or not fitted.active:
+            return out
+        start = analog.reach(fitted) - 1
+        out[:start] = np.nan
+        out[start:] = analog.errors(fitted, rows, np.arange(start, len(rows)))
         return out
     return errors
 
@@ -160,6 +288,15 @@ def _branch(kind: str, variance: float, train: np.ndarray, window: int):
         return _row_errors(*linear.fit_components(train, variance))
     if kind == "seasonal":
         return _seasonal_errors(train, window)
+    if kind.startswith("analog-"):
+        parts = kind.split("-")
+        gap, bins = (int(n) for n in parts[1].split("x"))
+        novelty = parts[-1] == "n"
+        parts = parts[:-1] if novelty else parts
+        return _analog_errors(train, window, gap, bins, int(parts[2][1:]) if len(parts) > 2 else 0,
+                              least_r2=float(parts[3][1:]) if len(parts) > 3 else None, novelty=novelty)
+    if kind.startswith("seasonal"):
+        return _gated_seasonal_errors(train, window, float(kind.split("-g")[1]), 2 if kind.startswith("seasonal2") else 1)
     if kind.startswith("window-"):
         return _window_errors(train, int(kind.split("-")[1]), variance)
     rows_of = _row_errors(*linear.fit_components(_centred(train, window)[window:], variance))
@@ -179,9 +316,13 @@ def cache_variant(name: str) -> None:
         center, scale = scoring.fit_normalizer(bench.train)
         z = scoring.normalize(bench.train, center, scale)
         cut = len(z) - int(round(len(z) * VALIDATION_FRACTION))
-        errors_of = _branch(kind, variance, z[:cut], window)
+        if kind == "analog-product":  # the product's own branch (workbench.mvad.analog), fitted as fit does
+            errors_of = _product_analogs(z, cut, window)
+        else:
+            errors_of = _branch(kind, variance, z[:cut], window)
         held = errors_of(z[cut - window:])[window:]
-        rms = np.maximum(np.sqrt(np.nanmean(held, axis=0)), floor)
+        floors = np.maximum(floor, scoring.indicator_steps(z)) if kind.startswith("analog") else floor
+        rms = np.maximum(np.sqrt(np.nanmean(held, axis=0)), floors)   # analog: two-valued columns on their step
 
         def smoothed(rows: np.ndarray) -> np.ndarray:
             out = np.full(rows.shape, np.nan)
@@ -212,6 +353,10 @@ def _combine(how: str, network: np.ndarray, lin: np.ndarray) -> np.ndarray:
     if how == "max":
         return np.maximum(network, lin)
     w = float(how.split()[1])
+    if how.startswith("plus "):  # the variant added on top, the base's errors kept whole
+        return network + w * lin
+    if how.startswith("hinge "):  # added on top only where it exceeds c held-out mean squares: "hinge w c"
+        return network + w * np.maximum(lin - float(how.split()[2]), 0.0)
     return (1.0 - w) * network + w * lin
 
 
@@ -224,7 +369,12 @@ def evaluate(name: str | None, how: str, seeds: list[int], base: str = "joint") 
         for path in sorted((qs.CACHE / base / f"s{seed}").glob("*.npz")):
             arrays = np.load(path)
             entry = json.loads(str(arrays["meta"]))
-            other = _finite(np.load(CACHE / qs._slug(name) / path.name)) if name else arrays
+            if name in GATED:
+                other = np.load(CACHE / qs._slug(name) / path.name)
+                other = {k: np.where(np.isnan(other[k]), arrays[k], other[k]) if k in arrays.files else other[k]
+                         for k in other.files}
+            else:
+                other = _finite(np.load(CACHE / qs._slug(name) / path.name)) if name else arrays
             top = entry["top"]
             entry["held"] = qs._aggregate(_combine(how, arrays["held"], other["held"]), top)
             entry["case_scores"] = [(qs._aggregate(_combine(how, arrays[f"{i}/errors"], other[f"{i}/errors"]), top),

@@ -109,17 +109,18 @@ class RandomBaseline:
 class ProductMethod:
     """The workbench's ``MultivariateDetector`` behind the same fit/score shape as the baselines."""
 
-    def __init__(self, window: int, epochs: int | None, seed: int, threads: int):
+    def __init__(self, window: int, epochs: int | None, seed: int, threads: int, detector: dict | None = None):
         self.window = window
         self.epochs = epochs
         self.seed = seed
         self.threads = threads
+        self.detector = detector or {}  # other detector parameters (a study's candidate); {} is the product
 
     def fit(self, train: np.ndarray, variables: list[str]) -> "ProductMethod":
         from workbench.mvad.detector import MultivariateDetector
         kwargs = {} if self.epochs is None else {"epochs": self.epochs}  # None: the product's default
         self.detector_ = MultivariateDetector(sliding_window=self.window, seed=self.seed,
-                                              num_threads=self.threads, **kwargs)
+                                              num_threads=self.threads, **kwargs, **self.detector)
         self.detector_.fit(train, variables)
         return self
 
@@ -150,7 +151,7 @@ def _make(params: dict):
     if method == "product":
         epochs = params.get("epochs")
         return ProductMethod(int(params["window"]), None if epochs is None else int(epochs), seed,
-                             int(params.get("threads", 1)))
+                             int(params.get("threads", 1)), params.get("detector"))
     raise SystemExit(f"unknown method {method!r}")
 
 

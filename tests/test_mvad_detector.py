@@ -252,10 +252,12 @@ def test_a_drifted_period_is_not_flagged_whole_and_its_fault_still_is(detector):
 def test_long_context_reads_the_whole_window_and_scores_alike_in_batch_and_alone():
     """With ``long_bins`` the forecaster also sees the window's older rows as bin means: a change there moves
     the score (it does not with the 32-row context alone), batch and short inputs agree, and the state
-    round-trips."""
+    round-trips.  (The analog branch, which reads the whole window too, is off here: the network alone.)"""
     train, test = correlated(900, 1), correlated(300, 2)
-    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, long_bins=8).fit(train, NAMES)
-    short = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1).fit(train, NAMES)
+    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, long_bins=8,
+                               analog_weight=0.0).fit(train, NAMES)
+    short = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1,
+                                 analog_weight=0.0).fit(train, NAMES)
     assert det.model_.lookback == 96 and short.model_.lookback == 32
     changed = test.copy()
     changed[150:160] += 3.0                              # 40-50 rows before row 200: outside a 32-row context
@@ -408,3 +410,56 @@ def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_
     assert carried.any() and (r.score[carried] >= r.release).all()
     assert ((r.severity[carried] > 0) & (r.severity[carried] < scoring.SEVERITY_AT_THRESHOLD)).all()
     assert r.is_anomaly[np.flatnonzero(carried) - 1].all()  # every such row continues a flagged one
+
+
+DAY = 96  # a day at 15-minute steps
+
+
+def server_day(days: int, seed: int, bump_at: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Six load metrics following one working-day curve (two peaks, each day +-10%) and two noise columns;
+    ``bump_at``: 12 rows of daytime load at night, every value inside its usual range."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * DAY)
+    hour = 24 * ((t / DAY) % 1.0)
+    load = 0.15 + 0.85 * np.exp(-((hour - 10.5) / 2.2) ** 2) + 0.7 * np.exp(-((hour - 15.5) / 2.0) ** 2)
+    load = load * (1 + 0.1 * rng.uniform(-1, 1, days))[t // DAY]
+    labels = np.zeros(len(t), dtype=bool)
+    if bump_at is not None:
+        load[bump_at:bump_at + 12] = 0.15 + 0.6 * np.sin(np.linspace(0, np.pi, 12))
+        labels[bump_at:bump_at + 12] = True
+    gains = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    columns = [g * load + 0.04 * g * rng.normal(size=len(t)) for g in gains]
+    return np.column_stack(columns + [rng.normal(size=len(t)), rng.normal(size=len(t))]), labels
+
+
+def test_load_at_night_is_caught_by_what_the_hours_before_say_and_not_by_the_network_alone():
+    """The analog branch: the six load metrics take part (their hours before predict them), the noise columns do
+    not; a daytime bump at 01:30 -- in range, smooth, so the 32-row forecaster follows it -- scores several times
+    the threshold and is flagged, while clean rows stay quiet; batch and short inputs agree exactly."""
+    train, _ = server_day(20, 0)
+    test, labels = server_day(5, 1, bump_at=3 * DAY + 6)
+    det = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1).fit(train)
+    network = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1, analog_weight=0.0).fit(train)
+    assert det.analogs_.keep.tolist() == [1.0] * 6 + [0.0] * 2
+    result, alone = det.score(test), network.score(test)
+    clean = result.valid & ~labels
+    assert result.score[labels].max() > 3 * result.threshold
+    assert result.score[labels].max() / result.threshold > 2 * alone.score[labels].max() / alone.threshold
+    assert result.is_anomaly[labels].mean() >= 0.5 > alone.is_anomaly[labels].mean()
+    assert result.is_anomaly[clean].mean() < 0.05
+    for row in (200, 3 * DAY + 12, len(test) - 1):
+        assert det.score(test[row - 120:row + 1]).score[-1] == result.score[row]
+
+
+def test_a_state_saved_without_analogs_scores_without_them():
+    """A model saved before the analog branch (no ``analog.*`` tensors) loads and scores as it did."""
+    train, _ = server_day(12, 0)
+    det = MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1).fit(train)
+    tensors, meta = det.get_state()
+    assert any(name.startswith("analog.") for name in tensors)
+    older = {k: v for k, v in tensors.items() if not k.startswith("analog")}
+    loaded = MultivariateDetector.from_state(older, {**meta, "stateVersion": 2})
+    assert loaded.analogs_ is None
+    without = MultivariateDetector.from_state(tensors, meta)
+    without.analogs_ = None
+    np.testing.assert_array_equal(loaded.score(train[:400]).score, without.score(train[:400]).score)

@@ -14,7 +14,11 @@ reconstruction (:mod:`workbench.mvad.linear`, a PCA of the rows):
   ``linear_weight`` (default 0.5) times the linear residual's ratio to its
   held-out level: the network follows time, the PCA sees a variable leave the
   pattern the variables share while staying in range (GutenTAG VUS-PR 0.52 ->
-  0.73 with SMD and SKAB level: ``benchmarks/linear_study.py``).
+  0.73 with SMD and SKAB level: ``benchmarks/linear_study.py``).  Plus
+  ``analog_weight`` (default 0.25) times the analog branch's error ratio
+  (:mod:`workbench.mvad.analog`): what the rest of the sliding window says the
+  row should be, for variables whose hours before predict them; a daily shape
+  that breaks while its values stay in range (``benchmarks/daily_proxy.py``).
 * ``score`` streams the rows through the network in chunks (memory stays
   bounded for a million rows) and returns a :class:`ScoreResult`.
 
@@ -58,11 +62,11 @@ import torch
 from workbench import runtime
 from workbench.contracts.multivariate import MAX_VARIABLES
 from workbench.exceptions import ErrorCode, ModelStateError, ValidationError
-from workbench.mvad import linear, scoring
+from workbench.mvad import analog, linear, scoring
 from workbench.mvad.model import JointForecastReconstruction
 
 MIN_VALIDATION_ROWS = 10
-STATE_VERSION = 2  # 2: the linear reconstruction branch (version 1 states load with it off)
+STATE_VERSION = 3  # 2: the linear branch, 3: the analog branch (older states load without them)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class MultivariateDetector:
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
                  linear_weight: float = scoring.LINEAR_WEIGHT, linear_variance: float = scoring.LINEAR_VARIANCE,
+                 analog_weight: float = scoring.ANALOG_WEIGHT,
                  threshold_spread: float = scoring.THRESHOLD_SPREAD, tail_quantile: float = scoring.TAIL_QUANTILE,
                  drift_factor: float = scoring.DRIFT_FACTOR,
                  chunk_rows: int = 16384) -> None:
@@ -120,6 +125,7 @@ class MultivariateDetector:
         self.top_fraction = top_fraction
         self.linear_weight = linear_weight
         self.linear_variance = linear_variance
+        self.analog_weight = analog_weight
         self.threshold_spread = threshold_spread
         self.tail_quantile = tail_quantile
         self.drift_factor = drift_factor
@@ -261,6 +267,8 @@ class MultivariateDetector:
                        reconstruction_scale=self.reconstruction_scale_, linear_mean=self.linear_mean_,
                        linear_components=self.linear_components_, linear_scale=self.linear_scale_,
                        correlation_median=self.correlation_median_, correlation_spread=self.correlation_spread_)
+        if self.analogs_ is not None:
+            tensors.update({f"analog.{k}": v for k, v in self.analogs_.arrays().items()}, analog_scale=self.analog_scale_)
         meta = {
             "stateVersion": STATE_VERSION, "params": self.get_params(), "variables": list(self.variables_),
             "context": self.context_, "threshold": self.threshold_, "bestEpoch": self.best_epoch_,
@@ -272,7 +280,7 @@ class MultivariateDetector:
     @classmethod
     def from_state(cls, tensors: dict[str, np.ndarray], meta: dict) -> "MultivariateDetector":
         """Rebuild a fitted detector from :meth:`get_state` output."""
-        if meta.get("stateVersion") not in (1, STATE_VERSION):
+        if meta.get("stateVersion") not in (1, 2, STATE_VERSION):
             raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE,
                                   f"unsupported detector state version {meta.get('stateVersion')!r}")
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
@@ -295,6 +303,11 @@ class MultivariateDetector:
         for name in ("center", "scale", "forecast_scale", "reconstruction_scale", "correlation_median",
                      "correlation_spread", "linear_mean", "linear_components", "linear_scale"):
             setattr(det, name + "_", np.asarray(tensors[name], dtype=np.float32))
+        det.analogs_ = None  # saved without analogs (an older state, or none took part): scores as saved
+        if "analog.layout" in tensors:
+            det.analogs_ = analog.Analogs(**{k: np.asarray(tensors["analog." + k])
+                                             for k in analog.Analogs.__dataclass_fields__})
+            det.analog_scale_ = np.asarray(tensors["analog_scale"], dtype=np.float32)
         weights = {k[len("model."):]: torch.from_numpy(np.array(v, dtype=np.float32))
                    for k, v in tensors.items() if k.startswith("model.")}
         try:
@@ -377,6 +390,13 @@ class MultivariateDetector:
         self.forecast_scale_ = scoring.error_scale(forecast_err, np.maximum(scoring.ERROR_FLOOR, steps))
         self.reconstruction_scale_ = scoring.error_scale(recon_err, np.maximum(scoring.ERROR_FLOOR, steps))
         self.linear_scale_ = scoring.error_scale(linear_err, np.maximum(scoring.LINEAR_ERROR_FLOOR, steps))
+        self.analogs_ = analog.fit(z, cut, self._analog_span(), self.seed) if self.analog_weight > 0 else None
+        if self.analogs_ is not None and not self.analogs_.active:
+            self.analogs_ = None  # no variable that its hours before predict: nothing to add, nothing to compute
+        self.analog_scale_ = np.ones(z.shape[1], dtype=np.float32)
+        if self.analogs_ is not None:
+            held = analog.errors(self.analogs_, z, np.arange(cut, len(z)))
+            self.analog_scale_ = scoring.error_scale(held, np.maximum(scoring.ERROR_FLOOR, steps))
         held_out = self._score(z[cut - self.sliding_window:])
         self.threshold_ = scoring.calibrate_threshold(held_out.score[self.sliding_window:], self.threshold_spread,
                                                       self.tail_quantile)
@@ -404,12 +424,17 @@ class MultivariateDetector:
     def _smoothed_errors(self, series: torch.Tensor, n_rows: int) -> Iterator[tuple[int, int, np.ndarray]]:
         """``(lo, hi, errors)`` chunk by chunk: rows ``lo..hi`` (all with a full window), scaled and smoothed."""
         w, k = self.sliding_window, self.smoothing
+        analogs = getattr(self, "analogs_", None)
+        z = series.cpu().numpy() if analogs is not None else None
         for lo in range(w, n_rows, self.chunk_rows):
             hi = min(lo + self.chunk_rows, n_rows)
             # the smoothing reaches back k - 1 rows; context + smoothing fit in the window
-            forecast_err, recon_err, linear_err = self._raw_errors(series, np.arange(lo - k + 1, hi))
+            rows = np.arange(lo - k + 1, hi)
+            forecast_err, recon_err, linear_err = self._raw_errors(series, rows)
             network = 0.5 * (forecast_err / self.forecast_scale_ ** 2 + recon_err / self.reconstruction_scale_ ** 2)
             errors = (1.0 - self.linear_weight) * network + self.linear_weight * linear_err / self.linear_scale_ ** 2
+            if analogs is not None:
+                errors += self.analog_weight * analog.errors(analogs, z, rows) / self.analog_scale_ ** 2
             yield lo, hi, scoring.trailing_mean(errors, k)
 
     def _score(self, z: np.ndarray) -> ScoreResult:
@@ -437,6 +462,10 @@ class MultivariateDetector:
         reach = self.sliding_window - self.smoothing - (self.horizon - 1)
         return max(1, min(self.context, reach // self.context_stride + 1))
 
+    def _analog_span(self) -> int:
+        """Rows back from a row that its analog context may read: what the smoothing leaves of the window."""
+        return self.sliding_window - self.smoothing + 1
+
     def _bin_rows(self) -> int:
         """Rows per long-context bin: ``long_bins`` bins span what of the window context + smoothing leave."""
         if not self.long_bins:
@@ -453,6 +482,7 @@ class MultivariateDetector:
             (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
             (0.0 <= self.linear_weight <= 1.0 and 0.0 < self.linear_variance <= 1.0,
              "linear_weight must lie in [0, 1] and linear_variance in (0, 1]"),
+            (0.0 <= self.analog_weight, "analog_weight must be >= 0"),
             (self.threshold_spread > 0 and self.drift_factor >= 0 and 0.0 < self.tail_quantile <= 1.0,
              "threshold_spread must be > 0, tail_quantile in (0, 1] and drift_factor >= 0"),
             (isinstance(self.long_bins, int) and self.long_bins >= 0, "long_bins must be an integer >= 0"),

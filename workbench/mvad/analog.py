@@ -1,0 +1,152 @@
+"""The analog branch: what the hours before a row say it should be.
+
+The network forecasts a row from the rows just before it, so a shape that breaks slowly -- a daily peak
+that does not come, load at night, a day running hours early -- is followed smoothly and never
+surprises it, although every value stays in its usual range.  This branch reads the rest of the
+sliding window instead: a row's *context* is its window up to ``gap`` rows before it, as ``bins``
+block means of every variable.  The ``NEIGHBOURS`` training rows whose contexts are nearest (in the
+contexts' leading principal components) say what the row should be; the error is the squared
+difference per variable.  What time of day it is, and how strong the day, is read from the hours
+before, as an analyst would.
+
+Two guards keep it quiet where it knows nothing:
+
+* a variable takes part only when, on the held-out rows, the analogs predict it at least
+  ``LEAST_SKILL`` better than persistence (the context's newest block mean) does: a level that
+  merely persists, or bursts that nothing announces, are the network's to judge;
+* a context farther from its nearest training context than ``NOVELTY_QUANTILE`` of held-out rows'
+  have no analog to trust: its errors are divided by the squared ratio of the distances.
+
+Measured in ``benchmarks/linear_study.py`` (``analog`` rows) and ``benchmarks/daily_proxy.py``
+(issue 15): server metrics with a daily pattern 0.52 -> 0.72 VUS-PR, the anchor 0.54; SMD, SKAB,
+GutenTAG and the noise sample level.  A row's context lies inside its sliding window and is summed
+slice by slice, so batch and streaming scores agree exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from workbench.mvad import scoring
+
+GAP = 24  # rows between a context's end and the row it predicts
+BINS = 16  # block means per variable in a context
+COMPONENTS = 16  # principal components of the contexts the neighbours are sought in
+REFERENCES = 1024  # training rows whose contexts are searched
+NEIGHBOURS = 5
+LEAST_SKILL = 0.5  # 1 - the analogs' squared error / persistence's, on held-out rows
+NOVELTY_QUANTILE = 0.99
+CHUNK_ROWS = 4096
+MAX_HELD_OUT = 8192  # held-out rows the skill and the usual distance are measured on
+SPAN_ROWS = 65_536  # contexts of far-apart rows are taken a stretch of this many rows at a time
+
+
+@dataclass
+class Analogs:
+    """A fitted analog branch (float32 arrays, as stored with the model)."""
+
+    layout: np.ndarray      # (3,) int: gap, bins, rows per bin
+    mean: np.ndarray        # (V * bins,) mean context of the references
+    basis: np.ndarray       # (V * bins, k) principal directions of the contexts
+    references: np.ndarray  # (R, k) the references' projected contexts
+    targets: np.ndarray     # (R, V) the rows they predicted
+    keep: np.ndarray        # (V,) 1.0 for variables that take part, else 0.0
+    usual: np.ndarray       # (1,) squared distance to the nearest reference held-out rows stay within
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays by name, C-contiguous (safetensors writes the buffer as it lies)."""
+        return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.keep.any())
+
+
+def layout(span: int) -> tuple[int, int, int]:
+    """``(gap, bins, rows per bin)`` for contexts that reach at most ``span`` rows back from a row."""
+    gap = max(1, min(GAP, span // 4))
+    bins = max(1, min(BINS, span - gap))
+    return gap, bins, max(1, (span - gap) // bins)
+
+
+def reach(analogs: Analogs) -> int:
+    """How many rows before a row (itself included) its context reads."""
+    gap, bins, width = (int(v) for v in analogs.layout)
+    return gap + bins * width
+
+
+def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """``(len(rows), V * bins)`` float64 contexts of the consecutive ``rows`` of ``z`` (each needs
+    ``gap + bins * width - 1`` rows before it).  Each block mean is summed slice by slice over the same
+    rows whatever the input, so a row's context does not depend on where the input starts."""
+    gap, bins, width = shape
+    first = int(rows[0]) - gap - bins * width + 1
+    means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1], width)  # means[i]: rows first+i .. +width-1
+    ends = rows[:, None] - gap - (bins - 1 - np.arange(bins))[None, :] * width  # (n, bins) last row of a block
+    blocks = means[ends - width + 1 - first]  # (n, bins, V)
+    return blocks.transpose(0, 2, 1).reshape(len(rows), -1)
+
+
+def fit(z: np.ndarray, cut: int, span: int, seed: int) -> Analogs | None:
+    """Fit on normalised rows ``z``: references from rows before ``cut``, the guards from the rows after.
+
+    ``None`` when the training rows are too few to hold ``NEIGHBOURS`` references.
+    """
+    shape = layout(span)
+    n_vars = z.shape[1]
+    first = shape[0] + shape[1] * shape[2] - 1
+    if cut - first <= NEIGHBOURS:
+        return None
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(np.arange(first, cut), min(cut - first, REFERENCES), replace=False))
+    found = _spaced_contexts(z, rows, shape)
+    mean = found.mean(axis=0)
+    basis = np.linalg.svd(found - mean, full_matrices=False)[2][:COMPONENTS].T  # (V * bins, k), k <= references
+    analogs = Analogs(np.array(shape), mean.astype(np.float32), np.ascontiguousarray(basis, dtype=np.float32),
+                      ((found - mean) @ basis).astype(np.float32), z[rows].astype(np.float32),
+                      np.ones(n_vars, dtype=np.float32), np.array([np.inf], dtype=np.float32))
+    held = np.arange(cut, len(z))
+    held = np.unique(held[np.linspace(0, len(held) - 1, min(len(held), MAX_HELD_OUT)).astype(int)])
+    context = _spaced_contexts(z, held, shape)
+    predicted, distance = _nearest(analogs, context)
+    newest = context.reshape(len(held), n_vars, shape[1])[:, :, -1]  # persistence: the context's last block
+    skill = 1.0 - ((z[held] - predicted) ** 2).mean(axis=0) / np.maximum(((z[held] - newest) ** 2).mean(axis=0),
+                                                                          1e-12)
+    analogs.keep = (skill >= LEAST_SKILL).astype(np.float32)
+    analogs.usual = np.array([max(float(np.quantile(distance, NOVELTY_QUANTILE)), 1e-12)], dtype=np.float32)
+    return analogs
+
+
+def _spaced_contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """:func:`contexts` of sorted, possibly far apart ``rows``, a stretch of at most ``SPAN_ROWS`` at a time."""
+    groups = np.split(rows, np.flatnonzero(np.diff(rows // SPAN_ROWS)) + 1)
+    return np.concatenate([contexts(z, group, shape) for group in groups])
+
+
+def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction ``(n, V)`` (mean of the nearest references' rows) and the squared distance ``(n,)`` of
+    each context to its nearest reference."""
+    centred = torch.from_numpy((context - analogs.mean).astype(np.float32))
+    projected = centred @ torch.from_numpy(analogs.basis)
+    references = torch.from_numpy(analogs.references)
+    partial = torch.addmm((references ** 2).sum(dim=1)[None].expand(len(centred), -1), projected, references.T,
+                          alpha=-2.0)
+    nearest, which = torch.topk(partial, min(NEIGHBOURS, len(references)), dim=1, largest=False, sorted=False)
+    prediction = torch.from_numpy(analogs.targets)[which].mean(dim=1)
+    distance = nearest.min(dim=1).values + (centred ** 2).sum(dim=1)  # in the components and outside them
+    return prediction.numpy(), np.maximum(distance.numpy(), 0.0)
+
+
+def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Squared analog errors ``(len(rows), V)`` of consecutive ``rows`` of ``z`` (0 for variables that
+    do not take part), divided by the novelty of each row's context."""
+    out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
+    shape = tuple(int(v) for v in analogs.layout)
+    for lo in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[lo:lo + CHUNK_ROWS]
+        predicted, distance = _nearest(analogs, contexts(z, chunk, shape))
+        novelty = np.maximum(1.0, distance / float(analogs.usual[0]))
+        out[lo:lo + len(chunk)] = (z[chunk] - predicted) ** 2 / novelty[:, None] * analogs.keep
+    return out
