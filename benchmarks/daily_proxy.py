@@ -21,7 +21,7 @@ Runs the product, PCA and the anchor through the accuracy harness's protocol (on
 cached by data and parameters) and prints VUS-PR, AUC-PR and own-flag F1 per entity, and VUS-PR per kind
 (each kind scored on an entity where only that kind's rows count as anomalies, the others' rows removed)::
 
-    .venv/bin/python -m benchmarks.daily_proxy [--entities 3] [--seeds 0] [--methods product pca anchor]
+    .venv/bin/python -m benchmarks.daily_proxy --entities 4 --variants '{"analog_weight": 0}'   # ~25 min
 
 Writes ``results/daily_proxy.json`` and ``.md``.
 """
@@ -141,40 +141,83 @@ def _per_kind(case: Case, kinds: np.ndarray, score: np.ndarray, window: int) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=3)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--anchor-seeds", nargs="+", type=int, default=[0], help="the anchor is slow: fewer seeds")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--methods", nargs="+", default=["product", "pca", "anchor"])
-    parser.add_argument("--product-params", default="{}", help="extra detector parameters (JSON), e.g. '{\"long_bins\": 32}'")
+    parser.add_argument("--variants", nargs="*", default=[],
+                        help="product variants beside it, each detector parameters as JSON, e.g. '{\"analog_weight\": 0}'")
     args = parser.parse_args(argv)
-    extra = json.loads(args.product_params)
+    variants = {f"product, {', '.join(f'{k}={v}' for k, v in json.loads(text).items())}": json.loads(text)
+                for text in args.variants}
     rows = []
     for entity in range(args.entities):
         bench, kinds = make_entity(100 + entity)
         target = Target(bench, WINDOW, DAY // 4, "daily")
-        for method in args.methods:
-            for seed in args.seeds:
+        for label in args.methods + list(variants):
+            method = "product" if label in variants else label
+            for seed in (args.anchor_seeds if method == "anchor" else args.seeds):
                 params = {"mode": "fit_score", "window": WINDOW, "epochs": args.epochs, "seed": seed, "threads": 1}
-                if method == "product":
-                    params |= {"detector": extra} if extra else {}
+                if label in variants:
+                    params["detector"] = variants[label]
                 started = time.perf_counter()
                 result = run_job(method, bench, params, reuse=method == "anchor")  # the product: always this code
                 metrics = job_metrics(target, result)
                 score = np.asarray(result.case(0)["score"], dtype=np.float64)
                 flagged = np.asarray(result.case(0)["is_anomaly"], dtype=bool) if "is_anomaly" in result.case(0) \
                     else np.zeros(len(score), bool)
-                row = {"entity": bench.name, "method": method, "seed": seed, "vus_pr": metrics["vus_pr"],
+                row = {"entity": bench.name, "method": label, "seed": seed, "vus_pr": metrics["vus_pr"],
                        "auc_pr": metrics["auc_pr"], "f1": metrics.get("f1", float("nan")),
                        "flagged": float(flagged.mean()), "true_share": float((kinds != "").mean()),
                        "kinds": _per_kind(bench.cases[0], kinds, score, target.vus_window),
                        "seconds": time.perf_counter() - started}
                 rows.append(row)
-                print(f"{bench.name} {method:8s} seed {seed}: VUS-PR {row['vus_pr']:.3f} AUC-PR {row['auc_pr']:.3f} "
+                print(f"{bench.name} {label:8s} seed {seed}: VUS-PR {row['vus_pr']:.3f} AUC-PR {row['auc_pr']:.3f} "
                       f"F1 {row['f1']:.3f} flagged {100 * row['flagged']:.1f}% (true {100 * row['true_share']:.1f}%) "
                       + " ".join(f"{k} {v:.2f}" for k, v in row["kinds"].items()), flush=True)
     command = ".venv/bin/python -m benchmarks.daily_proxy " + " ".join(argv if argv is not None else sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "daily_proxy.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
+    text = markdown(rows, command.strip())
+    (RESULTS / "daily_proxy.md").write_text(text)
+    print(text)
     return 0
+
+
+def _cell(values: list[float]) -> str:
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return "-"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    """Per method: the mean over entities of each seed, then mean ± std over seeds; per kind the same."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+
+    def per_seed(method: str, key) -> list[float]:
+        seeds = sorted({r["seed"] for r in rows if r["method"] == method})
+        out = []
+        for seed in seeds:
+            values = [key(r) for r in rows if r["method"] == method and r["seed"] == seed]
+            values = [v for v in values if v is not None]
+            out.append(float(np.mean(values)) if values else float("nan"))
+        return out
+    lines = ["# Daily-pattern proxy (issue 15's application servers)", "", f"Command: `{command}`", "",
+             f"{len({r['entity'] for r in rows})} entities (19 metrics, 5-minute steps, 30 days of training, "
+             "15 days scored), window 300; cells: mean over entities per seed, then mean ± std over seeds "
+             "(seeds per method in the last column).  Per kind: VUS-PR with only that kind's rows as "
+             "positives and the other kinds' rows left out.", "",
+             "| method | VUS-PR | AUC-PR | F1 own flag | flagged | " + " | ".join(KINDS) + " | seeds |",
+             "|---" * (6 + len(KINDS)) + "|"]
+    for method in methods:
+        cells = [_cell(per_seed(method, lambda r, k=k: r[k])) for k in ("vus_pr", "auc_pr", "f1")]
+        cells.append(f"{100 * np.mean(per_seed(method, lambda r: r['flagged'])):.1f}% "
+                     f"(true {100 * np.mean(per_seed(method, lambda r: r['true_share'])):.1f}%)")
+        cells += [_cell(per_seed(method, lambda r, k=k: r["kinds"].get(k))) for k in KINDS]
+        seeds = sorted({r["seed"] for r in rows if r["method"] == method})
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {len(seeds)} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
