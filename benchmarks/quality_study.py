@@ -469,9 +469,9 @@ DECISION = """## Decision (issue 15)
 - **An analog branch for temporal anomalies** (``workbench/mvad/analog.py``, the default since stop 14, added
   at 0.25 to each taking-part variable's error).  The issue's application servers lose to the anchor where a
   metric's shape over hours breaks while its values stay in range; ``benchmarks/daily_proxy.py`` reproduces that
-  (19 server-like metrics, daily pattern, 5-minute steps, 4 entities: product 0.52, anchor 0.52, PCA 0.34 VUS-PR;
-  a daily peak that does not come 0.09, load at night 0.10) and the branch closes it (0.83 +- 0.01; 0.47 and
-  0.70; ``results/daily_proxy.md``).  On this study's sets, beside the cached product errors
+  (19 server-like metrics, daily pattern, 5-minute steps, 4 entities, 3 seeds: product 0.556 +- 0.020, anchor
+  0.518, PCA 0.340 VUS-PR; a daily peak that does not come 0.10, load at night 0.12) and the branch more than
+  closes it (0.826 +- 0.006; 0.47 and 0.70; own-flag F1 0.50 -> 0.63; ``results/daily_proxy.md``).  On this study's sets, beside the cached product errors
   (``linear_study``'s ``analog (product)`` rows, 3 seeds): SMD 0.465 -> 0.465, SKAB 0.879 -> 0.879, GutenTAG
   0.734 -> 0.743 (trend 0.27 -> 0.40, extremum 0.80 -> 0.82; frequency 0.88 -> 0.86, pattern 0.76 -> 0.75),
   synthetic 0.913, noise 0.17% flagged, own-flag F1 unchanged within 0.01.  Tried first (``linear_study``):
