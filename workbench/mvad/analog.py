@@ -156,10 +156,12 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     do not take part), divided by the novelty of each row's context."""
     out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
     kept = np.flatnonzero(analogs.keep > 0)
-    z_kept = z[:, kept]
+    first = int(rows[0]) - reach(analogs) + 1
+    z_kept = z[first:int(rows[-1]) + 1, kept]  # only the rows these contexts read: z may be a long series
+    local = rows - first
     shape = tuple(int(v) for v in analogs.layout)
     for lo in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[lo:lo + CHUNK_ROWS]
+        chunk = local[lo:lo + CHUNK_ROWS]
         predicted, distance = _nearest(analogs, contexts(z_kept, chunk, shape))
         novelty = np.maximum(1.0, distance / float(analogs.usual[0]))
         out[lo:lo + len(chunk), kept] = (z_kept[chunk] - predicted) ** 2 / novelty[:, None]
