@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--anchor-seeds", nargs="+", type=int, default=[0], help="the anchor is slow: fewer seeds")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--window", type=int, default=WINDOW, help="slidingWindow (results of another window are "
+                        "written to daily_proxy_w<window>.*)")
     parser.add_argument("--methods", nargs="+", default=["product", "pca", "anchor"])
     parser.add_argument("--variants", nargs="*", default=[],
                         help="product variants beside it, each detector parameters as JSON, e.g. '{\"analog_weight\": 0}'")
@@ -153,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for entity in range(args.entities):
         bench, kinds = make_entity(100 + entity)
-        target = Target(bench, WINDOW, DAY // 4, "daily")
+        target = Target(bench, args.window, DAY // 4, "daily")
         for label in args.methods + list(variants):
             method = "product" if label in variants else label
             for seed in (args.anchor_seeds if method == "anchor" else args.seeds):
-                params = {"mode": "fit_score", "window": WINDOW, "epochs": args.epochs, "seed": seed, "threads": 1}
+                params = {"mode": "fit_score", "window": args.window, "epochs": args.epochs, "seed": seed, "threads": 1}
                 if label in variants:
                     params["detector"] = variants[label]
                 started = time.perf_counter()
@@ -177,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                       + " ".join(f"{k} {v:.2f}" for k, v in row["kinds"].items()), flush=True)
     command = ".venv/bin/python -m benchmarks.daily_proxy " + " ".join(argv if argv is not None else sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "daily_proxy.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
-    text = markdown(rows, command.strip())
-    (RESULTS / "daily_proxy.md").write_text(text)
+    name = "daily_proxy" if args.window == WINDOW else f"daily_proxy_w{args.window}"
+    (RESULTS / f"{name}.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
+    text = markdown(rows, command.strip(), args.window)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
     return 0
 
@@ -191,7 +194,7 @@ def _cell(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
 
 
-def markdown(rows: list[dict], command: str) -> str:
+def markdown(rows: list[dict], command: str, window: int = WINDOW) -> str:
     """Per method: the mean over entities of each seed, then mean ± std over seeds; per kind the same."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
 
@@ -205,7 +208,7 @@ def markdown(rows: list[dict], command: str) -> str:
         return out
     lines = ["# Daily-pattern proxy (issue 15's application servers)", "", f"Command: `{command}`", "",
              f"{len({r['entity'] for r in rows})} entities (19 metrics, 5-minute steps, 30 days of training, "
-             "15 days scored), window 300; cells: mean over entities per seed, then mean ± std over seeds "
+             f"15 days scored), window {window}; cells: mean over entities per seed, then mean ± std over seeds "
              "(seeds per method in the last column).  Per kind: VUS-PR with only that kind's rows as "
              "positives and the other kinds' rows left out.", "",
              "| method | VUS-PR | AUC-PR | F1 own flag | flagged | " + " | ".join(KINDS) + " | seeds |",
