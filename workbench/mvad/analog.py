@@ -4,7 +4,7 @@ The network forecasts a row from the rows just before it, so a shape that breaks
 that does not come, load at night, a day running hours early -- is followed smoothly and never
 surprises it, although every value stays in its usual range.  This branch reads the rest of the
 sliding window instead: a row's *context* is its window up to ``gap`` rows before it, as ``bins``
-block means of every variable.  The ``NEIGHBOURS`` training rows whose contexts are nearest (in the
+block means of each variable that takes part.  The ``NEIGHBOURS`` training rows whose contexts are nearest (in the
 contexts' leading principal components) say what the row should be; the error is the squared
 difference per variable.  What time of day it is, and how strong the day, is read from the hours
 before, as an analyst would.
@@ -18,12 +18,12 @@ Two guards keep it quiet where it knows nothing:
   with only their own contexts (noisy columns blur the neighbours: with a 100-row window the daily
   proxy's load metrics reach 0.3-0.4 among all 19 and pass among their own);
 * a context farther from its nearest training context than ``NOVELTY_QUANTILE`` of held-out rows'
-  have no analog to trust: its errors are divided by the squared ratio of the distances.
+  has no analog to trust: its errors are divided by the squared ratio of the distances.
 
 Measured in ``benchmarks/daily_proxy.py`` and ``benchmarks/linear_study.py`` (``analog`` rows;
 issue 15): server metrics with a daily pattern 0.56 -> 0.83 VUS-PR (the anchor 0.52); SMD, SKAB and
-the noise sample unchanged, GutenTAG 0.734 -> 0.744.  A row's context lies inside its sliding window and is summed
-slice by slice, so batch and streaming scores agree exactly.
+the noise sample unchanged, GutenTAG 0.734 -> 0.744.  A row's context lies inside its sliding window
+and is summed slice by slice, so batch and streaming scores agree exactly.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def fit(z: np.ndarray, cut: int, span: int, seed: int) -> Analogs | None:
     """
     shape = layout(span)
     n_vars = z.shape[1]
-    first = shape[0] + shape[1] * shape[2] - 1
+    first = shape[0] + shape[1] * shape[2] - 1  # the first row with a whole context
     if cut - first <= NEIGHBOURS:
         return None
     rng = np.random.default_rng(seed)

@@ -268,7 +268,8 @@ class MultivariateDetector:
                        linear_components=self.linear_components_, linear_scale=self.linear_scale_,
                        correlation_median=self.correlation_median_, correlation_spread=self.correlation_spread_)
         if self.analogs_ is not None:
-            tensors.update({f"analog.{k}": v for k, v in self.analogs_.arrays().items()}, analog_scale=self.analog_scale_)
+            tensors.update({f"analog.{k}": v for k, v in self.analogs_.arrays().items()},
+                           analog_scale=self.analog_scale_)
         meta = {
             "stateVersion": STATE_VERSION, "params": self.get_params(), "variables": list(self.variables_),
             "context": self.context_, "threshold": self.threshold_, "bestEpoch": self.best_epoch_,
