@@ -145,7 +145,6 @@ def _gated_seasonal_errors(train: np.ndarray, window: int, strength: float, lags
         p = detect_period(train[:, v])
         ok = 2 <= p <= window - SMOOTHING and seasonal_strength(train[:, v], p) >= strength
         periods.append(p if ok else 0)
-    print("periods", periods, flush=True)
 
     def errors(rows):
         out = np.full(rows.shape, np.nan)
@@ -224,7 +223,6 @@ def _analog_errors(train: np.ndarray, window: int, gap: int, bins: int, componen
         newest = f[others].reshape(len(others), n_vars, bins)[:, :, -1]   # persistence: the context's last block
         naive = ((train[others] - newest) ** 2).mean(axis=0)
         keep[:] = 1 - fitted.mean(axis=0) / np.maximum(naive, 1e-12) >= least_r2
-        print("analog keeps", int(keep.sum()), "of", n_vars, flush=True)
     return errors
 
 
@@ -238,7 +236,7 @@ def _product_analogs(z: np.ndarray, cut: int, window: int):
         out = np.zeros(rows.shape)
         if fitted is None or not fitted.active:
             return out
-        start = analog.reach(fitted) - 1
+        start = analog.reach(fitted.layout) - 1
         out[:start] = np.nan
         out[start:] = analog.errors(fitted, rows, np.arange(start, len(rows)))
         return out

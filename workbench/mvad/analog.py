@@ -75,20 +75,20 @@ def layout(span: int) -> tuple[int, int, int]:
     return gap, bins, max(1, (span - gap) // bins)
 
 
-def reach(analogs: Analogs) -> int:
-    """How many rows before a row (itself included) its context reads."""
-    gap, bins, width = (int(v) for v in analogs.layout)
+def reach(shape: tuple[int, int, int]) -> int:
+    """How many rows up to a row (itself included) a context of this ``(gap, bins, width)`` reads."""
+    gap, bins, width = (int(v) for v in shape)
     return gap + bins * width
 
 
-def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """``(len(rows), bins * V)`` float32 contexts (block by block, each holding every variable) of the sorted
-    ``rows`` of ``z``; each needs ``gap + bins * width - 1`` rows before it.  Each block mean is summed slice
-    by slice over the same rows whatever the input, so a row's context does not depend on where the input
-    starts."""
+def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], columns: np.ndarray) -> np.ndarray:
+    """``(len(rows), bins * K)`` float32 contexts of the K ``columns`` (block by block, each holding every
+    column) at the sorted ``rows`` of ``z``; each needs ``reach(shape) - 1`` rows before it.  Only those rows
+    and columns are read.  Each block mean is summed slice by slice over the same rows whatever the input,
+    so a row's context does not depend on where the input starts."""
     gap, bins, width = shape
-    first = int(rows[0]) - gap - bins * width + 1
-    means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1], width).astype(np.float32)
+    first = int(rows[0]) - reach(shape) + 1
+    means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1, columns], width).astype(np.float32)
     ends = rows[:, None] - gap - (bins - 1 - np.arange(bins))[None, :] * width  # (n, bins) last row of a block
     return means[ends - width + 1 - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
 
@@ -102,7 +102,7 @@ def fit(z: np.ndarray, cut: int, span: int, seed: int) -> Analogs | None:
     """
     shape = layout(span)
     n_vars = z.shape[1]
-    first = shape[0] + shape[1] * shape[2] - 1  # the first row with a whole context
+    first = reach(shape) - 1  # the first row with a whole context
     if cut - first <= NEIGHBOURS:
         return None
     rng = np.random.default_rng(seed)
@@ -127,31 +127,32 @@ def fit(z: np.ndarray, cut: int, span: int, seed: int) -> Analogs | None:
 def _skill(analogs: Analogs, z: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per variable taking part: 1 - the analogs' mean squared error on the ``held`` rows / persistence's (the
     context's newest block); and each held row's squared distance to its nearest reference."""
-    kept = z[:, analogs.keep > 0]
+    columns = np.flatnonzero(analogs.keep)
     shape = tuple(int(v) for v in analogs.layout)
-    context = _spaced_contexts(kept, held, shape)
+    context = _spaced_contexts(z, held, shape, columns)
     predicted, distance = _nearest(analogs, context)
     newest = context.reshape(len(held), shape[1], -1)[:, -1]
-    truth = kept[held]
+    truth = z[held][:, columns]
     skill = 1.0 - ((truth - predicted) ** 2).mean(axis=0) / np.maximum(((truth - newest) ** 2).mean(axis=0), 1e-12)
     return skill, distance
 
 
 def _references(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], keep: np.ndarray) -> Analogs:
     """The searched references: contexts of the ``keep`` variables at ``rows`` in their leading components."""
-    kept = z[:, keep > 0]
-    found = _spaced_contexts(kept, rows, shape).astype(np.float64)
+    columns = np.flatnonzero(keep)
+    found = _spaced_contexts(z, rows, shape, columns).astype(np.float64)
     mean = found.mean(axis=0)
     basis = np.linalg.svd(found - mean, full_matrices=False)[2][:COMPONENTS].T  # (bins * K, k), k <= references
     return Analogs(np.array(shape), mean.astype(np.float32), np.ascontiguousarray(basis, dtype=np.float32),
-                   ((found - mean) @ basis).astype(np.float32), kept[rows].astype(np.float32), keep,
+                   ((found - mean) @ basis).astype(np.float32), z[rows][:, columns].astype(np.float32), keep,
                    np.array([np.inf], dtype=np.float32))
 
 
-def _spaced_contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+def _spaced_contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int],
+                     columns: np.ndarray) -> np.ndarray:
     """:func:`contexts` of sorted, possibly far apart ``rows``, a stretch of at most ``SPAN_ROWS`` at a time."""
     groups = np.split(rows, np.flatnonzero(np.diff(rows // SPAN_ROWS)) + 1)
-    return np.concatenate([contexts(z, group, shape) for group in groups])
+    return np.concatenate([contexts(z, group, shape, columns) for group in groups])
 
 
 def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,14 +173,11 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Squared analog errors ``(len(rows), V)`` of the consecutive ``rows`` of ``z`` (0 for variables that
     do not take part), divided by the novelty of each row's context."""
     out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
-    kept = np.flatnonzero(analogs.keep > 0)
-    first = int(rows[0]) - reach(analogs) + 1
-    z_kept = z[first:int(rows[-1]) + 1, kept]  # only the rows these contexts read: z may be a long series
-    local = rows - first
+    kept = np.flatnonzero(analogs.keep)
     shape = tuple(int(v) for v in analogs.layout)
     for lo in range(0, len(rows), CHUNK_ROWS):
-        chunk = local[lo:lo + CHUNK_ROWS]
-        predicted, distance = _nearest(analogs, contexts(z_kept, chunk, shape))
+        chunk = rows[lo:lo + CHUNK_ROWS]
+        predicted, distance = _nearest(analogs, contexts(z, chunk, shape, kept))
         novelty = np.maximum(1.0, distance / float(analogs.usual[0]))
-        out[lo:lo + len(chunk), kept] = (z_kept[chunk] - predicted) ** 2 / novelty[:, None]
+        out[lo:lo + len(chunk), kept] = (z[chunk][:, kept] - predicted) ** 2 / novelty[:, None]
     return out
