@@ -89,6 +89,44 @@ def job_metrics(target: Target, result: JobResult) -> dict[str, float]:
     return {k: float(np.mean([m[k] for m in per_case if k in m])) for k in sorted(keys)}
 
 
+def case_shares(target: Target, result: JobResult) -> list[list[float]]:
+    """``[flagged share, true share]`` of each case, for methods that flag rows (empty otherwise)."""
+    out = []
+    for i, case in enumerate(target.benchmark.cases):
+        flags = result.case(i).get("is_anomaly")
+        if flags is not None:
+            out.append([float(np.mean(np.asarray(flags, dtype=bool))), float(np.mean(case.labels))])
+    return out
+
+
+# issue 15: a flag means the same everywhere when each case is flagged within ``WITHIN`` times its true share,
+# and never beyond ``BEYOND`` times it where anomalies are at least ``COUNTED_SHARE`` of the rows
+WITHIN, BEYOND, COUNTED_SHARE = 2.0, 3.0, 0.01
+
+
+def calibration(runs: list[dict], key=lambda run: run["group"]) -> list[dict]:
+    """Per ``key(run)`` and method, over every case and seed: the mean flagged and true shares, the share of
+    cases flagged within half to twice their true share, and how many of the cases with at least 1% anomalies
+    are flagged beyond a third or three times it (and how many of those flag nothing)."""
+    cases: dict[tuple[str, str], list[list[float]]] = {}
+    for run in runs:
+        if run.get("shares"):
+            cases.setdefault((key(run), run["method"]), []).extend(run["shares"])
+    rows = []
+    for (group, method), pairs in sorted(cases.items()):
+        shares = np.array(pairs)
+        labelled = shares[shares[:, 1] > 0]
+        ratio = labelled[:, 0] / labelled[:, 1]
+        counted = labelled[:, 1] >= COUNTED_SHARE
+        outside = counted & ((ratio < 1 / BEYOND) | (ratio > BEYOND))
+        rows.append({"group": group, "method": method, "cases": len(shares),
+                     "flagged": float(shares[:, 0].mean()), "true": float(shares[:, 1].mean()),
+                     "within": float(np.mean((ratio >= 1 / WITHIN) & (ratio <= WITHIN))) if len(ratio) else None,
+                     "beyond": int(outside.sum()), "counted": int(counted.sum()),
+                     "beyond_none": int((outside & (labelled[:, 0] == 0)).sum())})
+    return rows
+
+
 GUTENTAG_WINDOW = 200
 GUTENTAG_QUICK = {"sine.yaml": "sine.amplitude.10ch",
                   "random-mode-jump.yaml": "random-mode-jump.mode-correlation.6ch"}
@@ -131,7 +169,7 @@ def run_accuracy(methods: list[str], seeds: list[int], epochs: int, *, quick: bo
                                  cache_dir=cache_dir, log=log)
                 metrics = job_metrics(target, result)
                 runs.append({"benchmark": target.benchmark.name, "group": target.group, "method": method,
-                             "seed": seed, "window": target.window,
+                             "seed": seed, "window": target.window, "shares": case_shares(target, result),
                              "cached": result.cached, "metrics": metrics, "timing": _timing(result)})
                 log(f"  {target.benchmark.name:24s} {method:8s} seed {seed}: VUS-PR {metrics['vus_pr']:.3f} "
                     f"AUC-PR {metrics['auc_pr']:.3f} F1(own) {metrics.get('f1', float('nan')):.3f}")

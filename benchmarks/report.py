@@ -5,6 +5,8 @@ import os
 import platform
 from importlib import metadata
 
+from benchmarks.accuracy import calibration
+
 METHOD_NAMES = {
     "product": "workbench (this product)",
     "anchor": "time-series-anomaly-detector 0.4.0 (anchor)",
@@ -187,6 +189,28 @@ def _gutentag_section(gt: dict) -> list[str]:
     return lines
 
 
+def _calibration_section(results: dict) -> list[str]:
+    """Issue 15's flag criterion per group: is a case flagged near its true share?"""
+    runs = [r for part in ("accuracy", "gutentag") for r in (results.get(part) or {}).get("runs", [])]
+    rows = calibration(runs)
+    if not rows:
+        return []
+    lines = ["## Flag calibration", "",
+             "Does `isAnomaly` flag about as many rows as are anomalous, on every case (SKAB: each of its 34 files; "
+             "GutenTAG: each dataset; every seed counted)?  `flagged / true`: mean shares of the rows; `within 2x`: "
+             "cases flagged within half to twice their true share; `beyond 3x`: of the cases whose anomalies are at "
+             "least 1% of the rows, those flagged under a third or over three times their true share (of them, "
+             "flagging nothing).  PCA flags above the 99th percentile of its training scores.", "",
+             "| group | method | cases | flagged / true | within 2x | beyond 3x (flagging nothing) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        within = "n/a" if r["within"] is None else f"{100 * r['within']:.0f}%"
+        lines.append(f"| {r['group']} | {METHOD_NAMES.get(r['method'], r['method'])} | {r['cases']} | "
+                     f"{100 * r['flagged']:.1f}% / {100 * r['true']:.1f}% | {within} | "
+                     f"{r['beyond']} of {r['counted']} ({r['beyond_none']}) |")
+    return lines + [""]
+
+
 def _speed_section(speed: dict) -> list[str]:
     f, r = speed["figures"], speed.get("ratios") or {}
     methods = list(f)
@@ -282,6 +306,8 @@ def render(results: dict) -> str:
         lines += _accuracy_section(results["accuracy"])
     if results.get("gutentag"):
         lines += _gutentag_section(results["gutentag"])
+    if results.get("accuracy") or results.get("gutentag"):
+        lines += _calibration_section(results)
     if results.get("speed"):
         lines += _speed_section(results["speed"])
     if results.get("scale"):

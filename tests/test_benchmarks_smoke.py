@@ -38,6 +38,9 @@ def test_quick_harness_writes_a_report_with_honest_metrics(tmp_path):
     assert rand[0] != rand[1] and pca[0] == pca[1]
 
     assert "VUS-PR" in md and "PA-F1 (point-adjusted, inflated)" in md
+    # issue 15's flag criterion: every flagging method's cases, flagged vs true share
+    assert all(len(r["shares"]) == (3 if r["group"] == "SKAB" else 1) for r in acc["runs"] if r["method"] == "pca")
+    assert "## Flag calibration" in md
     assert "## Machine" in md and "python -m benchmarks.run" in md
     assert results["scale"]["prep"]["pandas"]["rows"] == 20_000
     if "product" in methods:
@@ -94,3 +97,14 @@ def test_smd_interpretation_labels_are_half_open_and_zero_based():
     case = bench.cases[0]
     assert bench.train.shape[1] == 38 and len(case.labels) == len(case.test)
     assert all(case.labels[c.start:c.end].all() for c in case.root_causes)
+
+
+def test_calibration_counts_cases_flagged_far_from_their_true_share():
+    from benchmarks.accuracy import calibration
+    runs = [{"group": "G", "method": "m", "shares": [[0.10, 0.10], [0.0, 0.05], [0.50, 0.10], [0.02, 0.005]]},
+            {"group": "G", "method": "m", "shares": [[0.04, 0.10]]},
+            {"group": "G", "method": "silent", "shares": []}]
+    (row,) = calibration(runs)
+    assert (row["group"], row["method"], row["cases"]) == ("G", "m", 5)
+    assert row["within"] == 0.2                     # only the first case is within half to twice
+    assert (row["beyond"], row["counted"], row["beyond_none"]) == (2, 4, 1)  # 0 of 5% and 50% of 10%; 0.5% not counted
