@@ -366,25 +366,32 @@ def _combine(how: str, network: np.ndarray, lin: np.ndarray) -> np.ndarray:
     return (1.0 - w) * network + w * lin
 
 
+def combined(name: str | None, how: str, seed: int, base: str = "joint"):
+    """The cached sets of one seed (``quality_study.load``'s entries): held-out and per-case scores of the
+    ``base`` candidate's errors combined (``how``) with the variant's."""
+    for path in sorted((qs.CACHE / base / f"s{seed}").glob("*.npz")):
+        arrays = np.load(path)
+        entry = json.loads(str(arrays["meta"]))
+        if name in GATED:
+            other = np.load(CACHE / qs._slug(name) / path.name)
+            other = {k: np.where(np.isnan(other[k]), arrays[k], other[k]) if k in arrays.files else other[k]
+                     for k in other.files}
+        else:
+            other = _finite(np.load(CACHE / qs._slug(name) / path.name)) if name else arrays
+        top = entry["top"]
+        entry["held"] = qs._aggregate(_combine(how, arrays["held"], other["held"]), top)
+        entry["case_scores"] = [(qs._aggregate(_combine(how, arrays[f"{i}/errors"], other[f"{i}/errors"]), top),
+                                 arrays[f"{i}/labels"]) for i in range(entry["cases"])]
+        yield entry
+
+
 def evaluate(name: str | None, how: str, seeds: list[int], base: str = "joint") -> dict:
     """Per group and GutenTAG kind: mean and std over seeds of VUS-PR, own-flag F1 and flagged share, the
     variant mixed with the ``base`` candidate's cached errors (``joint``: the network alone)."""
     per_seed = []
     for seed in seeds:
         groups: dict[str, list[dict]] = {}
-        for path in sorted((qs.CACHE / base / f"s{seed}").glob("*.npz")):
-            arrays = np.load(path)
-            entry = json.loads(str(arrays["meta"]))
-            if name in GATED:
-                other = np.load(CACHE / qs._slug(name) / path.name)
-                other = {k: np.where(np.isnan(other[k]), arrays[k], other[k]) if k in arrays.files else other[k]
-                         for k in other.files}
-            else:
-                other = _finite(np.load(CACHE / qs._slug(name) / path.name)) if name else arrays
-            top = entry["top"]
-            entry["held"] = qs._aggregate(_combine(how, arrays["held"], other["held"]), top)
-            entry["case_scores"] = [(qs._aggregate(_combine(how, arrays[f"{i}/errors"], other[f"{i}/errors"]), top),
-                                     arrays[f"{i}/labels"]) for i in range(entry["cases"])]
+        for entry in combined(name, how, seed, base):
             metrics = qs.bench_metrics(entry)
             groups.setdefault(entry["group"], []).append(metrics)
             if entry["group"] == "GutenTAG":
