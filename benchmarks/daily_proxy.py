@@ -23,6 +23,9 @@ cached by data and parameters) and prints VUS-PR, AUC-PR and own-flag F1 per ent
 
     .venv/bin/python -m benchmarks.daily_proxy --entities 4 --variants '{"analog_weight": 0}'   # ~25 min
 
+``--growth 1.2`` multiplies the scored days' load metrics by 1.2 (the load grew since training), ``--window``
+sets another slidingWindow; each writes its own results file.
+
 Writes ``results/daily_proxy.json`` and ``.md``.
 """
 from __future__ import annotations
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--window", type=int, default=WINDOW, help="slidingWindow (results of another window are "
                         "written to daily_proxy_w<window>.*)")
+    parser.add_argument("--growth", type=float, default=1.0, help="the load metrics of the scored days x this: the "
+                        "load grew since training (results written to daily_proxy_g<growth>.*)")
     parser.add_argument("--methods", nargs="+", default=["product", "pca", "anchor"])
     parser.add_argument("--variants", nargs="*", default=[],
                         help="product variants beside it, each detector parameters as JSON, e.g. '{\"analog_weight\": 0}'")
@@ -155,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for entity in range(args.entities):
         bench, kinds = make_entity(100 + entity)
+        if args.growth != 1.0:
+            bench.cases[0].test[:, :LOAD_METRICS] *= args.growth
         target = Target(bench, args.window, DAY // 4, "daily")
         for label in args.methods + list(variants):
             method = "product" if label in variants else label
@@ -179,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                       + " ".join(f"{k} {v:.2f}" for k, v in row["kinds"].items()), flush=True)
     command = ".venv/bin/python -m benchmarks.daily_proxy " + " ".join(argv if argv is not None else sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
-    name = "daily_proxy" if args.window == WINDOW else f"daily_proxy_w{args.window}"
+    name = "daily_proxy" + (f"_w{args.window}" if args.window != WINDOW else "") \
+        + (f"_g{args.growth:g}" if args.growth != 1.0 else "")
     (RESULTS / f"{name}.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
     text = markdown(rows, command.strip(), args.window)
     (RESULTS / f"{name}.md").write_text(text)

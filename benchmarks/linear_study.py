@@ -26,7 +26,8 @@ explains at least ``S`` of their variance (``seasonal2``: the smaller of one and
 ``analog-GxB`` the analog forecast -- the mean of the training rows whose older context (the window up to ``G``
 rows back as ``B`` block means of every variable; ``-p16``: in 16 principal components) is nearest -- with
 ``-rS`` only for variables it predicts with skill ``S`` over persistence and ``-n`` its error divided by the
-context's novelty; ``analog (product)`` is ``workbench.mvad.analog`` itself, as fit builds it.  ``plus w``: the
+context's novelty; ``analog (product)`` is ``workbench.mvad.analog`` itself, as fit builds it (``anchor 0`` / ``1``:
+with none / all of its prediction following the row's recent level, the product's ``analog_anchor``).  ``plus w``: the
 product's errors plus ``w`` x the variant's (the product keeps its whole error).
 Writes ``results/linear_study.md`` and ``.json``.
 """
@@ -75,6 +76,9 @@ VARIANTS = {
     "analog-24x16-p16-r0.5-n, floor 0.1": ("analog-24x16-p16-r0.5-n", 0.0, 0.1),
     "analog-24x16-p16-r0.8-n, floor 0.1": ("analog-24x16-p16-r0.8-n", 0.0, 0.1),
     "analog (product)": ("analog-product", 0.0, scoring.ERROR_FLOOR),
+    # the product's branch with another share of its prediction following the row's recent level (``anchor``)
+    "analog (product), anchor 0": ("analog-product-a0", 0.0, scoring.ERROR_FLOOR),
+    "analog (product), anchor 1": ("analog-product-a1", 0.0, scoring.ERROR_FLOOR),
 }
 BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1", "seasonal-g0.8, floor 0.1",
                   "seasonal-g0.5, floor 0.1", "seasonal2-g0.8, floor 0.1", "analog-24x16, floor 0.1",
@@ -82,7 +86,7 @@ BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1", "s
 GATED = ("seasonal-g0.8, floor 0.1", "seasonal-g0.5, floor 0.1", "seasonal2-g0.8, floor 0.1",
          "analog-24x16-p16-r0.5, floor 0.1", "analog-24x16-p16-r0.8, floor 0.1",
          "analog-24x16-p16-r0.5-n, floor 0.1", "analog-24x16-p16-r0.8-n, floor 0.1")
-BESIDE_PRODUCT += GATED[3:] + ("analog (product)",)
+BESIDE_PRODUCT += GATED[3:] + ("analog (product)", "analog (product), anchor 0", "analog (product), anchor 1")
 ADOPTED = "row 0.99, floor 0.03"
 ADOPTED_BESIDE = "analog (product)"  # added on top of the product's errors at 0.25 (``scoring.ANALOG_WEIGHT``)
 COMBINATIONS = ("linear alone", "mean 0.3", "mean 0.5", "mean 0.7", "max")
@@ -226,11 +230,11 @@ def _analog_errors(train: np.ndarray, window: int, gap: int, bins: int, componen
     return errors
 
 
-def _product_analogs(z: np.ndarray, cut: int, window: int):
+def _product_analogs(z: np.ndarray, cut: int, window: int, anchor: float = scoring.ANALOG_ANCHOR):
     """The product's analog branch as ``MultivariateDetector`` fits it (span: the window less the smoothing);
     NaN before a row's context is complete, 0 for variables that do not take part."""
     from workbench.mvad import analog
-    fitted = analog.fit(z, cut, window - SMOOTHING + 1, seed=0)
+    fitted = analog.fit(z, cut, window - SMOOTHING + 1, seed=0, anchor=anchor)
 
     def errors(rows):
         out = np.zeros(rows.shape)
@@ -322,8 +326,9 @@ def cache_variant(name: str) -> None:
         center, scale = scoring.fit_normalizer(bench.train)
         z = scoring.normalize(bench.train, center, scale)
         cut = len(z) - int(round(len(z) * VALIDATION_FRACTION))
-        if kind == "analog-product":  # the product's own branch (workbench.mvad.analog), fitted as fit does
-            errors_of = _product_analogs(z, cut, window)
+        if kind.startswith("analog-product"):  # the product's own branch (workbench.mvad.analog), as fit builds it
+            anchor = float(kind.split("-a")[1]) if "-a" in kind else scoring.ANALOG_ANCHOR
+            errors_of = _product_analogs(z, cut, window, anchor)
         else:
             errors_of = _branch(kind, variance, z[:cut], window)
         held = errors_of(z[cut - window:])[window:]
@@ -437,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in VARIANTS:
         cache_variant(name)
         if name in BESIDE_PRODUCT:
-            for how in ("plus 0.25", "mean 0.25", "max") if name != ADOPTED_BESIDE else ("plus 0.25", "plus 0.5"):
+            hows = ("plus 0.25", "plus 0.5") if name == ADOPTED_BESIDE else \
+                ("plus 0.25",) if name.startswith(ADOPTED_BESIDE) else ("plus 0.25", "mean 0.25", "max")
+            for how in hows:
                 rows.append((name, f"product + {how}", evaluate(name, how, args.seeds, base="joint_pca")))
             continue
         for how in (COMBINATIONS if name == ADOPTED else ("linear alone", "mean 0.5")):

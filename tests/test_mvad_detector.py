@@ -465,3 +465,14 @@ def test_a_state_saved_without_analogs_scores_without_them():
     without = MultivariateDetector.from_state(tensors, meta)
     without.analogs_ = None
     np.testing.assert_array_equal(loaded.score(train[:400]).score, without.score(train[:400]).score)
+
+
+def test_a_state_saved_before_the_analog_anchor_scores_as_saved():
+    """Version 3 stored the analogs' rows as they were (no ``analog.anchor``): such a state predicts them so."""
+    train, _ = server_day(12, 0)
+    det = MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1, analog_anchor=0.0).fit(train)
+    tensors, meta = det.get_state()
+    older = {k: v for k, v in tensors.items() if k != "analog.anchor"}
+    loaded = MultivariateDetector.from_state(older, {**meta, "stateVersion": 3})
+    assert loaded.analogs_.anchor.tolist() == [0.0] and loaded.analog_anchor == 0.0
+    np.testing.assert_array_equal(loaded.score(train[:400]).score, det.score(train[:400]).score)

@@ -19,6 +19,8 @@ reconstruction (:mod:`workbench.mvad.linear`, a PCA of the rows):
   (:mod:`workbench.mvad.analog`): what the rest of the sliding window says the
   row should be, for variables whose hours before predict them; a daily shape
   that breaks while its values stay in range (``benchmarks/daily_proxy.py``).
+  ``analog_anchor`` (default 0.5) of its prediction follows the row's own
+  recent level: days differ in strength, and a level may drift away slowly.
 * ``score`` streams the rows through the network in chunks (memory stays
   bounded for a million rows) and returns a :class:`ScoreResult`.
 
@@ -67,7 +69,7 @@ from workbench.mvad.model import JointForecastReconstruction
 
 MIN_VALIDATION_ROWS = 10
 NETWORK_INPUT_FLOATS = 1 << 22  # 16 MB of float32 network inputs per call on the CPU (``_network_rows``)
-STATE_VERSION = 3  # 2: the linear branch, 3: the analog branch (older states load without them)
+STATE_VERSION = 4  # 2: the linear branch, 3: the analog branch (older states load without them), 4: its anchor
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class MultivariateDetector:
                  learning_rate: float = 2e-3, max_windows_per_epoch: int = 2048,
                  max_validation_windows: int = 8192, smoothing: int = 5, top_fraction: float = 0.2,
                  linear_weight: float = scoring.LINEAR_WEIGHT, linear_variance: float = scoring.LINEAR_VARIANCE,
-                 analog_weight: float = scoring.ANALOG_WEIGHT,
+                 analog_weight: float = scoring.ANALOG_WEIGHT, analog_anchor: float = scoring.ANALOG_ANCHOR,
                  threshold_spread: float = scoring.THRESHOLD_SPREAD, tail_quantile: float = scoring.TAIL_QUANTILE,
                  drift_factor: float = scoring.DRIFT_FACTOR,
                  chunk_rows: int = 16384) -> None:
@@ -127,6 +129,7 @@ class MultivariateDetector:
         self.linear_weight = linear_weight
         self.linear_variance = linear_variance
         self.analog_weight = analog_weight
+        self.analog_anchor = analog_anchor
         self.threshold_spread = threshold_spread
         self.tail_quantile = tail_quantile
         self.drift_factor = drift_factor
@@ -282,13 +285,15 @@ class MultivariateDetector:
     @classmethod
     def from_state(cls, tensors: dict[str, np.ndarray], meta: dict) -> "MultivariateDetector":
         """Rebuild a fitted detector from :meth:`get_state` output."""
-        if meta.get("stateVersion") not in (1, 2, STATE_VERSION):
+        if meta.get("stateVersion") not in (1, 2, 3, STATE_VERSION):
             raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE,
                                   f"unsupported detector state version {meta.get('stateVersion')!r}")
         # parameters of older versions (e.g. the former threshold_quantile) are dropped: the stored
         # threshold_ keeps their effect
         known = cls._get_param_names()
         params = {"long_bins": 0, "context_stride": 1, "horizon": 1, **meta["params"]}  # states saved before these had none
+        if "analog.layout" in tensors and "analog.anchor" not in tensors:
+            params["analog_anchor"] = 0.0  # version 3: its analogs predict the rows as they were
         if "linear_components" not in tensors:  # version 1: no linear branch, scores as they were saved
             n_vars = len(meta["variables"])
             params["linear_weight"] = 0.0
@@ -306,9 +311,9 @@ class MultivariateDetector:
                      "correlation_spread", "linear_mean", "linear_components", "linear_scale"):
             setattr(det, name + "_", np.asarray(tensors[name], dtype=np.float32))
         det.analogs_ = None  # saved without analogs (an older state, or none took part): scores as saved
-        if "analog.layout" in tensors:
+        if "analog.layout" in tensors:  # version 3 has no anchor: its analogs predict absolute rows, as saved
             det.analogs_ = analog.Analogs(**{k: np.asarray(tensors["analog." + k])
-                                             for k in analog.Analogs.__dataclass_fields__})
+                                             for k in analog.Analogs.__dataclass_fields__ if "analog." + k in tensors})
             det.analog_scale_ = np.asarray(tensors["analog_scale"], dtype=np.float32)
         weights = {k[len("model."):]: torch.from_numpy(np.array(v, dtype=np.float32))
                    for k, v in tensors.items() if k.startswith("model.")}
@@ -393,7 +398,8 @@ class MultivariateDetector:
         self.forecast_scale_ = scoring.error_scale(forecast_err, np.maximum(scoring.ERROR_FLOOR, steps))
         self.reconstruction_scale_ = scoring.error_scale(recon_err, np.maximum(scoring.ERROR_FLOOR, steps))
         self.linear_scale_ = scoring.error_scale(linear_err, np.maximum(scoring.LINEAR_ERROR_FLOOR, steps))
-        self.analogs_ = analog.fit(z, cut, self._analog_span(), self.seed) if self.analog_weight > 0 else None
+        self.analogs_ = analog.fit(z, cut, self._analog_span(), self.seed, self.analog_anchor) \
+            if self.analog_weight > 0 else None
         if self.analogs_ is not None and not self.analogs_.active:
             self.analogs_ = None  # no variable that its hours before predict: nothing to add, nothing to compute
         self.analog_scale_ = np.ones(z.shape[1], dtype=np.float32)
@@ -486,7 +492,8 @@ class MultivariateDetector:
             (0.0 < self.top_fraction <= 1.0, "top_fraction must lie in (0, 1]"),
             (0.0 <= self.linear_weight <= 1.0 and 0.0 < self.linear_variance <= 1.0,
              "linear_weight must lie in [0, 1] and linear_variance in (0, 1]"),
-            (0.0 <= self.analog_weight, "analog_weight must be >= 0"),
+            (0.0 <= self.analog_weight and 0.0 <= self.analog_anchor <= 1.0,
+             "analog_weight must be >= 0 and analog_anchor in [0, 1]"),
             (self.threshold_spread > 0 and self.drift_factor >= 0 and 0.0 < self.tail_quantile <= 1.0,
              "threshold_spread must be > 0, tail_quantile in (0, 1] and drift_factor >= 0"),
             (isinstance(self.long_bins, int) and self.long_bins >= 0, "long_bins must be an integer >= 0"),

@@ -35,6 +35,7 @@ ERROR_FLOOR = 0.1
 LINEAR_WEIGHT = 0.5  # share of the linear reconstruction branch in each variable's error
 LINEAR_VARIANCE = 0.99  # training variance its principal components keep
 ANALOG_WEIGHT = 0.25  # the analog branch's error, added to a variable's mixed error where it takes part
+ANALOG_ANCHOR = 0.5  # how much of an analog prediction follows the row's own recent level (``mvad.analog``)
 LINEAR_ERROR_FLOOR = 0.03  # its residuals are small on clean data: a lower floor keeps it sensitive
 SEVERITY_AT_THRESHOLD = 0.3
 THRESHOLD_SPREAD = 5.0  # robust spreads of the held-out log scores above their median
