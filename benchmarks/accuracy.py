@@ -113,7 +113,7 @@ def calibration(runs: list[dict], key=lambda run: run["group"]) -> list[dict]:
         if run.get("shares"):
             cases.setdefault((key(run), run["method"]), []).extend(run["shares"])
     rows = []
-    for (group, method), pairs in sorted(cases.items()):
+    for (group, method), pairs in sorted(cases.items(), key=lambda item: item[0][0]):  # methods as run
         shares = np.array(pairs)
         labelled = shares[shares[:, 1] > 0]
         ratio = labelled[:, 0] / labelled[:, 1]
