@@ -26,8 +26,8 @@ explains at least ``S`` of their variance (``seasonal2``: the smaller of one and
 ``analog-GxB`` the analog forecast -- the mean of the training rows whose older context (the window up to ``G``
 rows back as ``B`` block means of every variable; ``-p16``: in 16 principal components) is nearest -- with
 ``-rS`` only for variables it predicts with skill ``S`` over persistence and ``-n`` its error divided by the
-context's novelty; ``analog (product)`` is ``workbench.mvad.analog`` itself, as fit builds it (``anchor 0`` / ``1``:
-with none / all of its prediction following the row's recent level, the product's ``analog_anchor``).  ``plus w``: the
+context's novelty; ``analog (product)`` is ``workbench.mvad.analog`` itself, as fit builds it (``anchor 0.5`` / ``1``:
+with half / all of its prediction following the row's recent level, the product's ``analog_anchor``; default 0).  ``plus w``: the
 product's errors plus ``w`` x the variant's (the product keeps its whole error).
 Writes ``results/linear_study.md`` and ``.json``.
 """
@@ -77,7 +77,7 @@ VARIANTS = {
     "analog-24x16-p16-r0.8-n, floor 0.1": ("analog-24x16-p16-r0.8-n", 0.0, 0.1),
     "analog (product)": ("analog-product", 0.0, scoring.ERROR_FLOOR),
     # the product's branch with another share of its prediction following the row's recent level (``anchor``)
-    "analog (product), anchor 0": ("analog-product-a0", 0.0, scoring.ERROR_FLOOR),
+    "analog (product), anchor 0.5": ("analog-product-a0.5", 0.0, scoring.ERROR_FLOOR),
     "analog (product), anchor 1": ("analog-product-a1", 0.0, scoring.ERROR_FLOOR),
 }
 BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1", "seasonal-g0.8, floor 0.1",
@@ -86,7 +86,7 @@ BESIDE_PRODUCT = ("codebook-16x64, floor 0.1", "codebook-16x64-c, floor 0.1", "s
 GATED = ("seasonal-g0.8, floor 0.1", "seasonal-g0.5, floor 0.1", "seasonal2-g0.8, floor 0.1",
          "analog-24x16-p16-r0.5, floor 0.1", "analog-24x16-p16-r0.8, floor 0.1",
          "analog-24x16-p16-r0.5-n, floor 0.1", "analog-24x16-p16-r0.8-n, floor 0.1")
-BESIDE_PRODUCT += GATED[3:] + ("analog (product)", "analog (product), anchor 0", "analog (product), anchor 1")
+BESIDE_PRODUCT += GATED[3:] + ("analog (product)", "analog (product), anchor 0.5", "analog (product), anchor 1")
 ADOPTED = "row 0.99, floor 0.03"
 ADOPTED_BESIDE = "analog (product)"  # added on top of the product's errors at 0.25 (``scoring.ANALOG_WEIGHT``)
 COMBINATIONS = ("linear alone", "mean 0.3", "mean 0.5", "mean 0.7", "max")

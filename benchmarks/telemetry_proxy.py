@@ -8,7 +8,7 @@ is flattened (0.3 x its wave + 0.2, inside its range) over four 60-row stretches
 detector with and without the linear branch and prints flagged share, F1 of ``isAnomaly``, VUS-PR, the
 share of clean rows flagged, and for the flagged clean rows the share whose top contributor is a command::
 
-    .venv/bin/python -m benchmarks.telemetry_proxy [--new-commands]
+    .venv/bin/python -m benchmarks.telemetry_proxy [--new-commands] [--analog-anchor 0.5]
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from workbench import evaluation as ev
+from workbench.mvad import scoring
 from workbench.mvad.detector import MultivariateDetector
 
 
@@ -41,12 +42,15 @@ def make(n_rows: int, seed: int, anomalies: bool = False, new_commands: bool = F
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--new-commands", action="store_true", help="issue in the test 4 commands training never saw")
+    parser.add_argument("--analog-anchor", type=float, default=scoring.ANALOG_ANCHOR,
+                        help="the detector's analog_anchor (0.5: the flattened wave is half followed)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     train, _ = make(2000, 0)
     test, labels = make(3000, 1, anomalies=True, new_commands=args.new_commands)
     for weight in (0.0, 0.5):
-        det = MultivariateDetector(sliding_window=100, epochs=30, seed=0, num_threads=1, linear_weight=weight)
+        det = MultivariateDetector(sliding_window=100, epochs=30, seed=0, num_threads=1, linear_weight=weight,
+                                   analog_anchor=args.analog_anchor)
         result = det.fit(train).score(test)
         valid, flags = result.valid, result.is_anomaly
         score = np.where(valid, result.score, np.nanmin(result.score))

@@ -476,3 +476,27 @@ def test_a_state_saved_before_the_analog_anchor_scores_as_saved():
     loaded = MultivariateDetector.from_state(older, {**meta, "stateVersion": 3})
     assert loaded.analogs_.anchor.tolist() == [0.0] and loaded.analog_anchor == 0.0
     np.testing.assert_array_equal(loaded.score(train[:400]).score, det.score(train[:400]).score)
+
+
+def test_analog_anchor_follows_a_stronger_day_and_with_it_a_lasting_change():
+    """``analog_anchor=1`` moves each analog prediction by how far the row's recent level lies from its analogs':
+    days 20% stronger than any in training then get smaller analog errors, but so does load that stays flat for
+    hours -- the reason the default keeps the analogs as they are (0)."""
+    from workbench.mvad import analog
+    train, _ = server_day(20, 0)
+    test, _ = server_day(4, 1)
+    stronger = test.copy()
+    stronger[:, :6] *= 1.2
+    flat = test.copy()
+    flat[DAY + 40:DAY + 88, :6] = flat[DAY + 40, :6]          # the load holds for 12 hours from 10:00
+    as_is, anchored = (MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1,
+                                            analog_anchor=a).fit(train) for a in (0.0, 1.0))
+    assert anchored.analogs_.anchor.tolist() == [1.0] and as_is.analogs_.anchor.tolist() == [0.0]
+
+    def analog_error(det, values, rows):
+        z = scoring.normalize(values, det.center_, det.scale_)
+        return float(analog.errors(det.analogs_, z, rows)[:, :6].mean())
+    days = np.arange(analog.reach(as_is.analogs_.layout), len(test))
+    assert analog_error(anchored, stronger, days) < 0.8 * analog_error(as_is, stronger, days)
+    late = np.arange(DAY + 70, DAY + 88)  # late in the flat stretch, its context flat too
+    assert analog_error(as_is, flat, late) > 1.4 * analog_error(anchored, flat, late)

@@ -19,8 +19,9 @@ reconstruction (:mod:`workbench.mvad.linear`, a PCA of the rows):
   (:mod:`workbench.mvad.analog`): what the rest of the sliding window says the
   row should be, for variables whose hours before predict them; a daily shape
   that breaks while its values stay in range (``benchmarks/daily_proxy.py``).
-  ``analog_anchor`` (default 0.5) of its prediction follows the row's own
-  recent level: days differ in strength, and a level may drift away slowly.
+  ``analog_anchor`` (default 0) of its prediction follows the row's own
+  recent level: for metrics whose days differ in strength (0.5: daily proxy
+  0.83 -> 0.86), at the cost of sustained changes of level or amplitude.
 * ``score`` streams the rows through the network in chunks (memory stays
   bounded for a million rows) and returns a :class:`ScoreResult`.
 
