@@ -273,11 +273,11 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float = 
     about half of the GutenTAG sets, the noise sample) the raise applies to
     undrifted data too and acts as a second, batch-level tail; raising only
     past 2-5 x the held-out median instead lowered GutenTAG's own-flag F1
-    0.595 -> 0.563-0.566 and flagged 1.13% of the noise sample (0.17%)
+    0.595 -> 0.565-0.568 and flagged 1.13% of the noise sample (0.17%)
     (``benchmarks/flag_study.py``).  Fewer spreads for far-drifted batches
     (median beyond 3 thresholds) bring SKAB's files nearer their true share
     (beyond a third or three times: 37 -> 19 / 6 of 102 at 2 / 1 spreads) but
-    flag 6% / 26% of clean batches whose level merely moved (1.02% at 3).
+    flag 6% / 26% of clean batches whose level merely moved (1.05% at 3).
     """
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
