@@ -33,19 +33,9 @@ GROUPS = ("SMD", "SKAB", "GutenTAG", "synthetic", "noise", "clean, drifted")
 DRIFTED = 3.0  # "far drifted": the scored rows' median beyond this many training thresholds
 
 
-def _own_tail(scored: np.ndarray, spreads: float) -> float:
-    """The scored rows' log-normal tail, ``spreads`` lower-half robust spreads above their median log score."""
-    logs = np.log(np.maximum(scored, 1e-12))
-    median = float(np.median(logs))
-    return float(np.exp(median + spreads * (median - float(np.quantile(logs, 0.25))) / 0.6745))
-
-
 def _raise(threshold: float, scored: np.ndarray, spreads: float) -> float:
     """:func:`scoring.drift_threshold` with another number of spreads for the scored rows' own tail."""
-    median = float(np.median(scored))
-    if len(scored) < scoring.DRIFT_MIN_ROWS or scoring.DRIFT_FACTOR * median <= threshold:
-        return threshold
-    return max(threshold, min(scoring.DRIFT_FACTOR * median, _own_tail(scored, spreads)))
+    return scoring.drift_threshold(threshold, scored, tail_spread=spreads)
 
 
 def _far_drifted(spreads: float):

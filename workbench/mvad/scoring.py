@@ -245,7 +245,8 @@ def calibrate_threshold(scores: np.ndarray, spread_multiple: float = THRESHOLD_S
     return threshold
 
 
-def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float = DRIFT_FACTOR) -> float:
+def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float = DRIFT_FACTOR,
+                    tail_spread: float = DRIFT_TAIL_SPREAD) -> float:
     """The threshold for one scoring call: for data that drifted as a whole, the scored rows' own tail.
 
     When the typical row of the scored data sits far above the training
@@ -254,7 +255,7 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float = 
     to triage.  Anomalies are then the rows that stand out from the scored
     data's own scores: the data drifted when ``drift_factor`` x their median
     exceeds ``threshold``, and the threshold becomes the log-normal tail of the
-    scored rows -- their median log score plus ``DRIFT_TAIL_SPREAD`` robust
+    scored rows -- their median log score plus ``tail_spread`` (3) robust
     spreads measured *below* the median, so that anomalies up to half the rows
     do not widen it -- at most ``drift_factor`` x their median, never below
     ``threshold``.  The raise needs at least ``DRIFT_MIN_ROWS`` valid scores, so
@@ -289,5 +290,5 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float = 
     logs = np.log(np.maximum(s, 1e-12))
     log_median = float(np.median(logs))
     lower_spread = (log_median - float(np.quantile(logs, 0.25))) / 0.6745  # a normal's IQR / 2 in sigmas
-    own_tail = float(np.exp(log_median + DRIFT_TAIL_SPREAD * lower_spread))
+    own_tail = float(np.exp(log_median + tail_spread * lower_spread))
     return float(max(threshold, min(drift_factor * median, own_tail)))
