@@ -6,8 +6,10 @@ exist before and after the layering change), so the same script runs on an old c
     PYTHONPATH=<old checkout> .venv/bin/python -m benchmarks.score_identity --save /tmp/before.npz
     .venv/bin/python -m benchmarks.score_identity --compare /tmp/before.npz
 
-Cases: the Azure MVAD sample (5 x 3,000, window 200) and SMD machine-1-6 (38 variables, train on
-``train/``, score ``test/``, window 100), 30 epochs each, seed 0, one torch thread.
+Cases, 30 epochs each, seed 0, one torch thread: the Azure MVAD sample (5 x 3,000, window 200), SMD
+machine-1-6 (38 variables, train on ``train/``, score ``test/``, window 100), server-like metrics with a daily
+pattern (every branch takes part, window 120) and the SMAP channel A-1 (one value beside 24 0/1 command
+columns, window 100).
 """
 from __future__ import annotations
 
@@ -35,12 +37,41 @@ def _smd(machine: str = "machine-1-6") -> tuple[pd.DataFrame, pd.DataFrame]:
     return whole.iloc[:len(train)], whole
 
 
+def _daily(days: int = 24, seed: int = 0) -> pd.DataFrame:
+    """Six load metrics on one working-day curve (15-minute steps, days +-10%), two noise columns; 12 rows of
+    daytime load at night on the fourth-last day."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * 96)
+    hour = 24 * ((t / 96) % 1.0)
+    load = 0.15 + 0.85 * np.exp(-((hour - 10.5) / 2.2) ** 2) + 0.7 * np.exp(-((hour - 15.5) / 2.0) ** 2)
+    load = load * (1 + 0.1 * rng.uniform(-1, 1, days))[t // 96]
+    bump = (days - 4) * 96 + 6
+    load[bump:bump + 12] = 0.15 + 0.6 * np.sin(np.linspace(0, np.pi, 12))
+    gains = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    columns = [g * load + 0.04 * g * rng.normal(size=len(t)) for g in gains]
+    values = np.column_stack(columns + [rng.normal(size=len(t)), rng.normal(size=len(t))])
+    index = pd.date_range("2021-01-01", periods=len(t), freq="15min", tz="UTC", name="timestamp")
+    return pd.DataFrame(values, index=index, columns=[f"v{i}" for i in range(values.shape[1])])
+
+
+def _telemetry(channel: str = "A-1") -> tuple[pd.DataFrame, pd.DataFrame]:
+    train = pd.read_csv(DATA / "smap_msl" / "train" / f"{channel}.csv").drop(columns="index")
+    test = pd.read_csv(DATA / "smap_msl" / "test" / f"{channel}.csv").drop(columns=["index", "label"])
+    whole = pd.concat([train, test], ignore_index=True).astype(float)
+    whole.index = pd.date_range("2021-01-01", periods=len(whole), freq="min", tz="UTC", name="timestamp")
+    return whole.iloc[:len(train)], whole
+
+
 def cases():
     sample = pd.read_csv(SAMPLE, index_col="timestamp")
     sample.index = pd.to_datetime(sample.index, utc=True)
     yield "azure-sample", sample.iloc[:2000], sample, sample.index[2000], 200
     train, whole = _smd()
     yield "smd-machine-1-6", train, whole, whole.index[len(train)], 100
+    daily = _daily()
+    yield "daily-pattern", daily.iloc[:20 * 96], daily, daily.index[20 * 96], 120
+    train, whole = _telemetry()
+    yield "smap-A-1", train, whole, whole.index[len(train)], 100
 
 
 def run() -> dict[str, np.ndarray]:

@@ -41,9 +41,10 @@ def fitted(tmp_path_factory, frame) -> MultivariateModel:
 def test_scores_are_those_of_the_code_before_the_layering(tmp_path, frame):
     """Same seed, same data, the linear branch off: the per-row scores and contributions the pre-layering code
     saved (made at aa7f89a); the threshold (and severity) since the held-out 99.9th-percentile cap of issue 15
-    (``scoring.TAIL_QUANTILE``).  The network's path is unchanged by everything since."""
+    (the flag rule's ``tail_quantile``).  The network's path is unchanged by everything since."""
     network_only = MultivariateModel.fit(frame.iloc[:1500], sliding_window=30, epochs=3, seed=0, progress=False,
-                                         registry=Registry(tmp_path / "home"), linear_weight=0.0)
+                                         registry=Registry(tmp_path / "home"),
+                                         branches=[{"kind": "network", "weight": 1.0}, "analog"])
     detections = network_only.detect(frame.iloc[1400:2000], start_time=frame.index[1500])
     with np.load(REFERENCE) as before:
         np.testing.assert_allclose(detections.frame["score"].to_numpy(), before["score"], rtol=1e-4)

@@ -10,11 +10,14 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from workbench.exceptions import ErrorCode, ValidationError
+from workbench.mvad import flags, scoring
+from workbench.mvad.branches import linear
 from workbench.mvad.detector import EpochReport, MultivariateDetector
-from workbench.mvad import linear, scoring
+from workbench.mvad.flags import FlagRule
 
 WINDOW = 40
 NAMES = ["a", "b", "c", "d", "e"]
+NETWORK_ALONE = [{"kind": "network", "weight": 1.0}, "analog"]  # no linear branch: the network's error whole
 
 
 def correlated(n_rows: int, seed: int) -> np.ndarray:
@@ -190,34 +193,39 @@ def test_constant_training_column_and_short_input():
 
 
 def test_threshold_is_a_log_normal_tail_capped_at_a_high_percentile_that_anomalies_cannot_lift_past_it():
-    """Log-normal held-out scores: ``THRESHOLD_SPREAD`` (5) log-spreads above the median, unmoved by 1% anomalies; the 99.9th
-    percentile caps it (a training period's anomalies can raise the cap at most to the log-normal tail);
-    where scores are far from log-normal (bimodal, as periodic data's errors) the cap is what holds."""
+    """Log-normal held-out scores: ``threshold_spread`` (5) log-spreads above the median, unmoved by 1% anomalies;
+    the 99.9th percentile caps it (a training period's anomalies can raise the cap at most to the log-normal
+    tail); where scores are far from log-normal (bimodal, as periodic data's errors) the cap is what holds."""
     rng = np.random.default_rng(0)
     clean = np.exp(rng.normal(0.0, 0.5, size=20000))
-    tail = scoring.calibrate_threshold(clean, tail_quantile=1.0)
-    assert tail == pytest.approx(np.exp(scoring.THRESHOLD_SPREAD * 0.5), rel=0.05)  # median 1, k log-spreads above
+
+    def threshold(scores, **params):
+        return FlagRule(**params).fit(scores).threshold_
+    spread = FlagRule().threshold_spread
+    tail = threshold(clean, tail_quantile=1.0)
+    assert tail == pytest.approx(np.exp(spread * 0.5), rel=0.05)  # median 1, k log-spreads above
     contaminated = np.r_[clean, np.full(200, 1e3)]                  # 1% anomalies in the training period
-    assert scoring.calibrate_threshold(contaminated, tail_quantile=1.0) == pytest.approx(tail, rel=0.05)
-    capped = scoring.calibrate_threshold(clean)
+    assert threshold(contaminated, tail_quantile=1.0) == pytest.approx(tail, rel=0.05)
+    capped = threshold(clean)
     assert capped == pytest.approx(np.quantile(clean, 0.999))       # 3.1 log-spreads: below the tail
-    assert capped < scoring.calibrate_threshold(contaminated) <= tail * 1.05
-    assert scoring.calibrate_threshold(np.r_[clean, np.nan]) == pytest.approx(capped)
+    assert capped < threshold(contaminated) <= tail * 1.05
+    assert threshold(np.r_[clean, np.nan]) == pytest.approx(capped)
     bimodal = np.r_[np.full(5000, 0.05), np.full(5000, 5.0)] * np.exp(rng.normal(0.0, 0.1, size=10000))
-    assert scoring.calibrate_threshold(bimodal, tail_quantile=1.0) > 20 * bimodal.max()  # flags nothing
-    assert scoring.calibrate_threshold(bimodal) == pytest.approx(np.quantile(bimodal, 0.999))
-    assert scoring.calibrate_threshold(np.ones(100), tail_quantile=1.0) == pytest.approx(
-        np.exp(scoring.THRESHOLD_SPREAD * scoring.MIN_LOG_SPREAD))
+    assert threshold(bimodal, tail_quantile=1.0) > 20 * bimodal.max()  # flags nothing
+    assert threshold(bimodal) == pytest.approx(np.quantile(bimodal, 0.999))
+    assert threshold(np.ones(100), tail_quantile=1.0) == pytest.approx(np.exp(spread * flags.MIN_LOG_SPREAD))
 
 
 def test_threshold_follows_data_that_drifted_as_a_whole():
     rng = np.random.default_rng(1)
     normal = np.exp(rng.normal(0.0, 0.5, size=1000))
-    assert scoring.drift_threshold(10.0, normal) == 10.0            # no drift: the training threshold
+    rule = FlagRule()
+    rule.threshold_ = 10.0
+    assert rule.threshold_for(normal) == 10.0                       # no drift: the training threshold
     drifted = 50.0 * normal                                         # every row 50x its training level
-    assert scoring.drift_threshold(10.0, drifted) == pytest.approx(3 * np.median(drifted))
-    assert scoring.drift_threshold(10.0, drifted, drift_factor=0) == 10.0
-    assert scoring.drift_threshold(10.0, drifted[:50]) == 10.0      # too few rows to judge drift
+    assert rule.threshold_for(drifted) == pytest.approx(3 * np.median(drifted))
+    assert rule.set_params(drift_factor=0).threshold_for(drifted) == 10.0
+    assert rule.set_params(drift_factor=3.0).threshold_for(drifted[:50]) == 10.0   # too few rows to judge drift
 
 
 def test_drifted_data_with_a_long_fault_flag_the_fault_not_the_new_normal():
@@ -227,7 +235,7 @@ def test_drifted_data_with_a_long_fault_flag_the_fault_not_the_new_normal():
     rng = np.random.default_rng(2)
     normal = 1000.0 * np.exp(rng.normal(0.0, 0.01, size=650))
     fault = 1100.0 * np.exp(rng.normal(0.0, 0.01, size=350))
-    threshold = scoring.drift_threshold(5.0, np.r_[normal, fault])
+    threshold = flags.drift_threshold(5.0, np.r_[normal, fault], 3.0, 3.0)
     assert 5.0 < threshold < 3 * np.median(np.r_[normal, fault])
     assert (fault >= threshold).mean() > 0.99 and (normal >= threshold).mean() < 0.01
 
@@ -241,66 +249,12 @@ def test_a_drifted_period_is_not_flagged_whole_and_its_fault_still_is(detector):
     assert drift_aware.threshold > detector.threshold_
     assert drift_aware.is_anomaly[601:630].all()  # the 5-row trailing mean crosses a row after the onset
     assert drift_aware.is_anomaly[valid].mean() < 0.06
-    detector.drift_factor = 0    # the training threshold alone flags most of the period
+    detector.flag_rule_.drift_factor = 0    # the training threshold alone flags most of the period
     try:
         fixed = detector.score(test)
     finally:
-        detector.drift_factor = scoring.DRIFT_FACTOR
+        detector.flag_rule_.drift_factor = FlagRule().drift_factor
     assert fixed.threshold == detector.threshold_ and fixed.is_anomaly[valid].mean() > 0.5
-
-
-def test_long_context_reads_the_whole_window_and_scores_alike_in_batch_and_alone():
-    """With ``long_bins`` the forecaster also sees the window's older rows as bin means: a change there moves
-    the score (it does not with the 32-row context alone), batch and short inputs agree, and the state
-    round-trips.  (The analog branch, which reads the whole window too, is off here: the network alone.)"""
-    train, test = correlated(900, 1), correlated(300, 2)
-    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, long_bins=8,
-                               analog_weight=0.0).fit(train, NAMES)
-    short = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1,
-                                 analog_weight=0.0).fit(train, NAMES)
-    assert det.model_.lookback == 96 and short.model_.lookback == 32
-    changed = test.copy()
-    changed[150:160] += 3.0                              # 40-50 rows before row 200: outside a 32-row context
-    for model, moves in ((det, True), (short, False)):
-        before, after = model.score(test[100:201]).score[-1], model.score(changed[100:201]).score[-1]
-        assert bool(before != after) is moves
-    batch = det.score(test)
-    for row in (100, 250, 299):
-        assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
-    tensors, meta = det.get_state()
-    loaded = MultivariateDetector.from_state(load_tensors(save_tensors(tensors)), json.loads(json.dumps(meta)))
-    np.testing.assert_array_equal(loaded.score(test).score, batch.score)
-
-
-def test_a_strided_context_reads_twice_as_far_back_at_the_same_width():
-    """``context_stride=2``: the 32 context rows are every other row back from the previous one (63 rows), so a
-    change 40-50 rows back moves the score; batch and short inputs still agree."""
-    train, test = correlated(900, 1), correlated(300, 2)
-    det = MultivariateDetector(sliding_window=100, epochs=4, seed=0, num_threads=1, context_stride=2).fit(train, NAMES)
-    assert det.model_.lookback == 63 and det.context_ == 32
-    changed = test.copy()
-    changed[150:160] += 3.0
-    assert det.score(test[100:201]).score[-1] != det.score(changed[100:201]).score[-1]
-    batch = det.score(test)
-    for row in (100, 299):
-        assert det.score(test[row - 100:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
-
-
-def test_a_forecast_horizon_reads_the_context_before_the_gap_and_keeps_to_the_window():
-    """With ``horizon`` 4 the context ends 4 rows before the forecast row; the context shrinks so that it and
-    the smoothing still fit the window, rows in the gap do not feed the forecast, and batch and short inputs
-    agree."""
-    train, test = correlated(900, 1), correlated(300, 2)
-    det = MultivariateDetector(sliding_window=36, epochs=4, seed=0, num_threads=1, horizon=4).fit(train, NAMES)
-    assert det.context_ == 29 and det.model_.lookback == 32   # 29 context rows end 4 before; + 4 smoothing = 36
-    rows = torch.from_numpy(scoring.normalize(test, det.center_, det.scale_))
-    windows, _ = det.model_.gather((rows, None), torch.tensor([100]))
-    np.testing.assert_array_equal(windows[0, -2].numpy(), rows[96].numpy())   # last context row: 4 before
-    batch = det.score(test)
-    for row in (36, 299):
-        assert det.score(test[row - 36:row + 1]).score[-1] == pytest.approx(batch.score[row], rel=1e-5)
-    with pytest.raises(ValidationError):
-        MultivariateDetector(sliding_window=36, horizon=32).fit(train, NAMES)
 
 
 def test_a_channel_that_leaves_the_shared_pattern_within_its_range_is_flagged_by_the_linear_branch():
@@ -310,26 +264,11 @@ def test_a_channel_that_leaves_the_shared_pattern_within_its_range_is_flagged_by
     train, test = correlated(1500, seed=1), correlated(500, seed=9)
     test[250:400, 1] *= 0.5
     with_linear = fitted(train, epochs=15).score(test)
-    network_only = fitted(train, epochs=15, linear_weight=0.0).score(test)
+    network_only = fitted(train, epochs=15, branches=NETWORK_ALONE).score(test)
     assert with_linear.is_anomaly[250:400].mean() > 0.5
     assert network_only.is_anomaly[250:400].mean() < 0.1
     assert not with_linear.is_anomaly[WINDOW:245].any()
     assert np.argmax(with_linear.contributions[250:400].mean(axis=0)) == 1
-
-
-def test_a_state_saved_before_the_linear_branch_loads_with_it_off_and_scores_as_before():
-    det = fitted(correlated(700, 1), linear_weight=0.0)
-    tensors, meta = det.get_state()
-    old_tensors = {k: v for k, v in tensors.items() if not k.startswith("linear_")}
-    old_meta = {**meta, "stateVersion": 1, "params": {k: v for k, v in meta["params"].items()
-                                                      if not k.startswith("linear_")}}
-    loaded = MultivariateDetector.from_state(old_tensors, json.loads(json.dumps(old_meta)))
-    assert loaded.get_params()["linear_weight"] == 0.0
-    test = correlated(300, 2)
-    np.testing.assert_array_equal(loaded.score(test).score, det.score(test).score)
-    with pytest.raises(ValidationError) as unknown:
-        MultivariateDetector.from_state(tensors, {**meta, "stateVersion": 99})
-    assert unknown.value.code == ErrorCode.INVALID_MODEL_ARCHIVE
 
 
 @pytest.mark.parametrize("n_vars", [1, 2, 5])
@@ -389,13 +328,13 @@ def test_commands_switching_as_in_training_are_not_anomalies_and_a_fault_of_the_
 
 def test_an_event_starts_at_the_threshold_and_goes_on_while_the_score_stays_above_the_release():
     score = np.array([0.1, 1.2, 0.8, 0.6, 0.4, 0.7, 1.1, np.nan, 0.9, 1.0, 0.55, 0.2])
-    flags = scoring.flag_events(score, 1.0, 0.5)
-    assert flags.astype(int).tolist() == [0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0]   # 0.7 after a break starts nothing
-    severity = scoring.severity(score, 1.0, flags)
+    events = flags.flag_events(score, 1.0, 0.5)
+    assert events.astype(int).tolist() == [0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0]   # 0.7 after a break starts nothing
+    severity = flags.severity(score, 1.0, events)
     assert severity[1] == pytest.approx(1 - 0.7 / 1.2) and severity[2] == pytest.approx(0.3 * 0.8)
-    assert ((severity > 0) == flags).all()
-    assert scoring.release_level(1.0, np.full(200, 0.1)) == 0.5
-    assert scoring.release_level(1.0, np.full(200, 0.8)) == 0.8          # drifted data: not below their median
+    assert ((severity > 0) == events).all()
+    assert flags.release_level(1.0, np.full(200, 0.1), 0.5) == 0.5
+    assert flags.release_level(1.0, np.full(200, 0.8), 0.5) == 0.8          # drifted data: not below their median
 
 
 def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_events(detector):
@@ -410,7 +349,7 @@ def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_
     assert fragments(events) < fragments(crossings) and events.sum() >= crossings.sum() + 5
     carried = r.is_anomaly & (r.score < r.threshold)
     assert carried.any() and (r.score[carried] >= r.release).all()
-    assert ((r.severity[carried] > 0) & (r.severity[carried] < scoring.SEVERITY_AT_THRESHOLD)).all()
+    assert ((r.severity[carried] > 0) & (r.severity[carried] < flags.SEVERITY_AT_THRESHOLD)).all()
     assert r.is_anomaly[np.flatnonzero(carried) - 1].all()  # every such row continues a flagged one
 
 
@@ -441,8 +380,9 @@ def test_load_at_night_is_caught_by_what_the_hours_before_say_and_not_by_the_net
     train, _ = server_day(20, 0)
     test, labels = server_day(5, 1, bump_at=3 * DAY + 6)
     det = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1).fit(train)
-    network = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1, analog_weight=0.0).fit(train)
-    assert det.analogs_.keep.tolist() == [1.0] * 6 + [0.0] * 2
+    network = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1,
+                                   branches=["network", "linear"]).fit(train)
+    assert det.named_branches_["analog"].analogs_.keep.tolist() == [1.0] * 6 + [0.0] * 2
     result, alone = det.score(test), network.score(test)
     clean = result.valid & ~labels
     assert result.score[labels].max() > 3 * result.threshold
@@ -451,52 +391,3 @@ def test_load_at_night_is_caught_by_what_the_hours_before_say_and_not_by_the_net
     assert result.is_anomaly[clean].mean() < 0.05
     for row in (200, 3 * DAY + 12, len(test) - 1):
         assert det.score(test[row - 120:row + 1]).score[-1] == result.score[row]
-
-
-def test_a_state_saved_without_analogs_scores_without_them():
-    """A model saved before the analog branch (no ``analog.*`` tensors) loads and scores as it did."""
-    train, _ = server_day(12, 0)
-    det = MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1).fit(train)
-    tensors, meta = det.get_state()
-    assert any(name.startswith("analog.") for name in tensors)
-    older = {k: v for k, v in tensors.items() if not k.startswith("analog")}
-    loaded = MultivariateDetector.from_state(older, {**meta, "stateVersion": 2})
-    assert loaded.analogs_ is None
-    without = MultivariateDetector.from_state(tensors, meta)
-    without.analogs_ = None
-    np.testing.assert_array_equal(loaded.score(train[:400]).score, without.score(train[:400]).score)
-
-
-def test_a_state_saved_before_the_analog_anchor_scores_as_saved():
-    """Version 3 stored the analogs' rows as they were (no ``analog.anchor``): such a state predicts them so."""
-    train, _ = server_day(12, 0)
-    det = MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1, analog_anchor=0.0).fit(train)
-    tensors, meta = det.get_state()
-    older = {k: v for k, v in tensors.items() if k != "analog.anchor"}
-    loaded = MultivariateDetector.from_state(older, {**meta, "stateVersion": 3})
-    assert loaded.analogs_.anchor.tolist() == [0.0] and loaded.analog_anchor == 0.0
-    np.testing.assert_array_equal(loaded.score(train[:400]).score, det.score(train[:400]).score)
-
-
-def test_analog_anchor_follows_a_stronger_day_and_with_it_a_lasting_change():
-    """``analog_anchor=1`` moves each analog prediction by how far the row's recent level lies from its analogs':
-    days 20% stronger than any in training then get smaller analog errors, but so does load that stays flat for
-    hours -- the reason the default keeps the analogs as they are (0)."""
-    from workbench.mvad import analog
-    train, _ = server_day(20, 0)
-    test, _ = server_day(4, 1)
-    stronger = test.copy()
-    stronger[:, :6] *= 1.2
-    flat = test.copy()
-    flat[DAY + 40:DAY + 88, :6] = flat[DAY + 40, :6]          # the load holds for 12 hours from 10:00
-    as_is, anchored = (MultivariateDetector(sliding_window=120, epochs=2, seed=0, num_threads=1,
-                                            analog_anchor=a).fit(train) for a in (0.0, 1.0))
-    assert anchored.analogs_.anchor.tolist() == [1.0] and as_is.analogs_.anchor.tolist() == [0.0]
-
-    def analog_error(det, values, rows):
-        z = scoring.normalize(values, det.center_, det.scale_)
-        return float(analog.errors(det.analogs_, z, rows)[:, :6].mean())
-    days = np.arange(analog.reach(as_is.analogs_.layout), len(test))
-    assert analog_error(anchored, stronger, days) < 0.8 * analog_error(as_is, stronger, days)
-    late = np.arange(DAY + 70, DAY + 88)  # late in the flat stretch, its context flat too
-    assert analog_error(as_is, flat, late) > 1.4 * analog_error(anchored, flat, late)

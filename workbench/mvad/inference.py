@@ -113,8 +113,10 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
     contributions = pd.DataFrame(scored.contributions[keep], index=index, columns=history.columns)
     contributions[~frame["valid"].to_numpy()] = np.nan
     changed = {}
-    for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):
-        changed[int(row)] = detector.correlation_changes(values, int(row) + (first_row - start), top_k)
+    offset = first_row - start
+    for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):  # contributions from this pass, not a second one
+        changed[int(row)] = detector.correlation_changes(values, int(row) + offset, top_k,
+                                                         contributions=scored.contributions[int(row) + offset])
     return Detections(frame, contributions, changed, scored.threshold, scored.release)
 
 

@@ -4,21 +4,10 @@ The network forecasts a row from the rows just before it, so a shape that breaks
 that does not come, load at night, a day running hours early -- is followed smoothly and never
 surprises it, although every value stays in its usual range.  This branch reads the rest of the
 sliding window instead: a row's *context* is its window up to ``gap`` rows before it, as ``bins``
-block means of each variable that takes part.  The ``NEIGHBOURS`` training rows whose contexts are nearest (in the
-contexts' leading principal components) say what the row should be; the error is the squared
-difference per variable.  What time of day it is, and how strong the day, is read from the hours
-before, as an analyst would.
-
-A prediction may follow the row's own recent level by ``anchor`` (the detector's ``analog_anchor``,
-default ``scoring.ANALOG_ANCHOR`` = 0): the nearest references' rows, moved by that share of the
-distance between this context's newest block and theirs.  Where days differ in strength, analogs taken
-as they are miss by the difference in level; taken as the change since their newest block, they
-follow a level that drifts away slowly (a leak, GutenTAG's trend) or an amplitude that stays low for
-longer than the gap.  Anchor 0 / a half / 1: daily proxy VUS-PR (4 entities, 3 seeds) 0.826 / 0.858 /
-0.884, its load grown 20% since training 0.581 / 0.599 / 0.610; GutenTAG trend 0.40 / 0.34 / 0.27;
-telemetry proxy (a wave flattened for 60 rows) 0.82 / 0.64 / 0.65 -- no share wins everywhere, so the
-default keeps the analogs as they are (``benchmarks/daily_proxy.py``, ``benchmarks/linear_study.py``,
-``benchmarks/telemetry_proxy.py``).
+block means of each variable that takes part.  The ``NEIGHBOURS`` training rows whose contexts are
+nearest (in the contexts' leading principal components) say what the row should be; the error is the
+squared difference per variable.  What time of day it is, and how strong the day, is read from the
+hours before, as an analyst would.
 
 Two guards keep it quiet where it knows nothing:
 
@@ -26,15 +15,14 @@ Two guards keep it quiet where it knows nothing:
   ``LEAST_SKILL`` better than persistence (the context's newest block mean) does: a level that
   merely persists, or bursts that nothing announces, are the network's to judge.  Skill is first
   measured with every variable in the contexts; those above ``CANDIDATE_SKILL`` are measured again
-  with only their own contexts (noisy columns blur the neighbours: with a 100-row window the daily
-  proxy's load metrics reach 0.3-0.4 among all 19 and pass among their own);
+  with only their own contexts (noisy columns blur the neighbours);
 * a context farther from its nearest training context than ``NOVELTY_QUANTILE`` of held-out rows'
   has no analog to trust: its errors are divided by the squared ratio of the distances.
 
-Measured in ``benchmarks/daily_proxy.py`` and ``benchmarks/linear_study.py`` (``analog`` rows;
-issue 15): server metrics with a daily pattern 0.56 -> 0.83 VUS-PR (the anchor 0.52); SMD, SKAB and
-the noise sample unchanged, GutenTAG 0.734 -> 0.744.  A row's context lies inside its sliding window
-and is summed slice by slice, so batch and streaming scores agree exactly.
+A state may carry an ``anchor`` (a share of each prediction moved by how far the row's recent level lies
+from its references'; a study's option, 0 in the product): such a state predicts as it was saved.  A
+row's context lies inside its sliding window and is summed slice by slice, so batch and streaming scores
+agree exactly.  Evidence: ``benchmarks/results/daily_proxy.md``, ``benchmarks/results/linear_study.md``.
 """
 from __future__ import annotations
 
@@ -44,6 +32,7 @@ import numpy as np
 import torch
 
 from workbench.mvad import scoring
+from workbench.mvad.branches.base import Branch, Fitting, Rows, register
 
 GAP = 24  # rows between a context's end and the row it predicts
 BINS = 16  # block means per variable in a context
@@ -107,7 +96,7 @@ def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], colum
     return means[ends - width + 1 - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
 
 
-def fit(z: np.ndarray, cut: int, span: int, seed: int, anchor: float = scoring.ANALOG_ANCHOR) -> Analogs | None:
+def fit(z: np.ndarray, cut: int, span: int, seed: int, anchor: float = 0.0) -> Analogs | None:
     """Fit on normalised rows ``z``: references from rows before ``cut``, the guards from the rows after.
 
     The variables that take part are chosen in two rounds (module docstring); the contexts then keep only
@@ -206,3 +195,49 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
         novelty = np.maximum(1.0, distance / float(analogs.usual[0]))
         out[lo:lo + len(chunk), kept] = (z[chunk][:, kept] - predicted) ** 2 / novelty[:, None]
     return out
+
+
+@register
+class AnalogBranch(Branch):
+    """The analog branch (module docstring): added to the variables whose hours before predict them."""
+
+    kind = "analog"
+    state_keys = ("scale",)
+
+    def __init__(self, weight: float = 0.25) -> None:
+        self.weight = weight
+
+    def _fit(self, fitting: Fitting) -> None:
+        self.analogs_ = self._fit_analogs(fitting)
+        if self.analogs_ is not None and not self.analogs_.active:
+            self.analogs_ = None  # no variable that its hours before predict: nothing to add, nothing to compute
+        self.scale_ = np.ones(fitting.rows.values.shape[1], dtype=np.float32)
+        if self.analogs_ is not None:
+            held = errors(self.analogs_, fitting.rows.values, fitting.held_out)
+            self.scale_ = scoring.error_scale(held, np.maximum(scoring.ERROR_FLOOR, fitting.steps))
+
+    def _fit_analogs(self, fitting: Fitting) -> Analogs | None:
+        return fit(fitting.rows.values, fitting.cut, fitting.history, fitting.seed)
+
+    @property
+    def active(self) -> bool:
+        return self.analogs_ is not None
+
+    def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
+        return errors(self.analogs_, rows.values, targets) / self.scale_ ** 2
+
+    def state(self):
+        if self.analogs_ is None:
+            return {}, {"active": False}
+        tensors, meta = super().state()
+        tensors.update(self.analogs_.arrays())
+        return tensors, {"active": True}
+
+    @classmethod
+    def from_state(cls, params, tensors, meta) -> "AnalogBranch":
+        branch = cls(**params)
+        branch.analogs_ = None
+        if meta.get("active", True) and "layout" in tensors:
+            branch.analogs_ = Analogs(**{k: np.asarray(tensors[k]) for k in Analogs.__dataclass_fields__ if k in tensors})
+            branch.scale_ = np.asarray(tensors["scale"], dtype=np.float32)
+        return branch

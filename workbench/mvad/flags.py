@@ -1,0 +1,161 @@
+"""The flag rule: from row scores to ``isAnomaly`` and ``severity``, one object for every caller.
+
+Fitted on the held-out training rows' scores, it keeps the model's threshold (``threshold_``).  Applied to
+the scores of one scoring call it:
+
+1. **drift** -- raises the threshold for data that drifted as a whole (the system's normal moved: a new
+   load level, a re-scaled sensor), so that the rows standing out from the new level are flagged, not the
+   whole period (:meth:`FlagRule.threshold_for`);
+2. **events** -- flags a row whose score reaches the threshold and carries the event on while the score
+   stays at or above the release level (an anomaly's score swings around the threshold while it lasts);
+3. **severity** -- 0 for rows not flagged, ``SEVERITY_AT_THRESHOLD`` at the threshold, towards 1 as the
+   score grows.
+
+The rule is causal -- a row's flag depends on the rows before it only -- so batch and streaming agree.
+The detector, the fleet report and every study use this object; the evidence for each step is in
+``benchmarks/results/`` (``threshold_study.md``, ``quality_study.md``, ``flag_study.md``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.mvad.params import Parameters, check
+
+SEVERITY_AT_THRESHOLD = 0.3
+MIN_LOG_SPREAD = 0.1
+DRIFT_MIN_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the rule says of one call's rows."""
+
+    is_anomaly: np.ndarray  # (T,) bool
+    severity: np.ndarray    # (T,) in [0, 1]
+    threshold: float        # the threshold applied: the model's, or higher where the data drifted
+    release: float          # a flagged event goes on while the score stays at or above this
+
+
+class FlagRule(Parameters):
+    """Threshold from held-out scores, raised for drifted data; events; severity.
+
+    * ``threshold_spread`` -- the model's threshold is the robust log-normal tail of the held-out scores,
+      their median log score plus this many robust spreads, so the few anomalies an unlabeled training
+      period holds do not move it ...
+    * ``tail_quantile`` -- ... capped at this quantile of them: periodic data's errors swing with the phase
+      and their log-normal tail would lie above every held-out score (1 turns the cap off);
+    * ``drift_factor`` -- a call's rows drifted when this many times their median score exceeds the model's
+      threshold; the threshold is then their own log-normal tail (``drift_tail_spread`` spreads measured
+      below their median, so a fault lasting up to half the rows does not widen it), at most this many
+      times their median, never below the model's threshold (0 turns the raise off);
+    * ``release`` -- an event goes on while the score stays at or above this share of the threshold (and at
+      or above the median score of the rows scored, so it does not run on through drifted data).
+    """
+
+    def __init__(self, threshold_spread: float = 5.0, tail_quantile: float = 0.999, drift_factor: float = 3.0,
+                 drift_tail_spread: float = 3.0, release: float = 0.5) -> None:
+        self.threshold_spread = threshold_spread
+        self.tail_quantile = tail_quantile
+        self.drift_factor = drift_factor
+        self.drift_tail_spread = drift_tail_spread
+        self.release = release
+
+    def check_params(self) -> None:
+        check([(self.threshold_spread > 0 and self.drift_tail_spread > 0, "the flag rule's spreads must be > 0"),
+               (0.0 < self.tail_quantile <= 1.0, "tail_quantile must lie in (0, 1]"),
+               (self.drift_factor >= 0, "drift_factor must be >= 0"),
+               (0.0 < self.release <= 1.0, "release must lie in (0, 1]")])
+
+    def fit(self, held_out_scores: np.ndarray) -> "FlagRule":
+        """Calibrate the model's threshold on the held-out rows' scores."""
+        self.check_params()
+        self.threshold_ = calibrate_threshold(held_out_scores, self.threshold_spread, self.tail_quantile)
+        return self
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        """The threshold for one call's valid ``scores``: the model's, or the drifted rows' own tail."""
+        return drift_threshold(self.threshold_, scores, self.drift_factor, self.drift_tail_spread)
+
+    def apply(self, score: np.ndarray, valid: np.ndarray) -> Flags:
+        """Flags of one call's rows (``valid``: rows with a score)."""
+        threshold = self.threshold_for(score[valid])
+        release = release_level(threshold, score[valid], self.release)
+        is_anomaly = valid & flag_events(score, threshold, release)
+        return Flags(is_anomaly, severity(score, threshold, is_anomaly), threshold, release)
+
+
+def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantile: float) -> float:
+    """The lower of ``exp(median + k * IQR / 1.349)`` of the log scores (spread at least ``MIN_LOG_SPREAD``)
+    and their ``tail_quantile``."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if len(s) == 0:
+        raise ValueError("no finite held-out scores to calibrate a threshold on")
+    logs = np.log(np.maximum(s, 1e-12))
+    q25, q50, q75 = np.percentile(logs, [25, 50, 75])
+    spread = max((q75 - q25) / 1.349, MIN_LOG_SPREAD)
+    threshold = float(np.exp(q50 + spread_multiple * spread))
+    if tail_quantile < 1.0:
+        threshold = min(threshold, float(np.quantile(s, tail_quantile)))
+    return threshold
+
+
+def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, tail_spread: float) -> float:
+    """``threshold``, or for at least ``DRIFT_MIN_ROWS`` scores whose median times ``drift_factor`` exceeds it,
+    their median log score plus ``tail_spread`` spreads measured below it, at most ``drift_factor`` x their
+    median and never below ``threshold``.
+
+    Where held-out scores are tight (a threshold under ``drift_factor`` x their median) the raise also acts
+    on undrifted data, as a second, batch-level tail (``benchmarks/results/flag_study.md``).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if drift_factor <= 0 or len(s) < DRIFT_MIN_ROWS:
+        return float(threshold)
+    median = float(np.median(s))
+    if drift_factor * median <= threshold:
+        return float(threshold)
+    logs = np.log(np.maximum(s, 1e-12))
+    log_median = float(np.median(logs))
+    lower_spread = (log_median - float(np.quantile(logs, 0.25))) / 0.6745  # a normal's IQR / 2 in sigmas
+    own_tail = float(np.exp(log_median + tail_spread * lower_spread))
+    return float(max(threshold, min(drift_factor * median, own_tail)))
+
+
+def release_level(threshold: float, scores: np.ndarray, release: float) -> float:
+    """The score an event must keep to go on: ``release`` x ``threshold``, or the median of the call's
+    ``scores`` where that is higher."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    return float(max(release * threshold, np.median(s))) if len(s) else float(release * threshold)
+
+
+def flag_events(score: np.ndarray, threshold: float, release: float) -> np.ndarray:
+    """Per row: an event starts where the score reaches ``threshold`` and goes on while it stays at or above
+    ``release``; a row without a score ends it."""
+    s = np.asarray(score, dtype=np.float64)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return np.zeros(len(s), dtype=bool)
+    rows = np.arange(len(s))
+    above = finite & (s >= threshold)
+    held = above | (finite & (s >= release))
+    last_crossing = np.maximum.accumulate(np.where(above, rows, -1))
+    last_break = np.maximum.accumulate(np.where(held, -1, rows))
+    return held & (last_crossing > last_break)
+
+
+def severity(score: np.ndarray, threshold: float, flags: np.ndarray) -> np.ndarray:
+    """0 for rows not flagged; ``1 - 0.7 x threshold / score`` from the threshold up (0.3 at it, 0.65 at twice
+    it: the smallest severities the retired service gave its flagged points were about 0.3); a row that
+    carries an event on below the threshold gets ``0.3 x score / threshold``."""
+    s = np.asarray(score, dtype=np.float64)
+    flagged = np.isfinite(s) & np.asarray(flags, dtype=bool)
+    out = np.zeros_like(s)
+    over = flagged & (s >= threshold)
+    out[over] = 1.0 - (1.0 - SEVERITY_AT_THRESHOLD) * threshold / s[over]
+    under = flagged & ~over
+    out[under] = SEVERITY_AT_THRESHOLD * s[under] / threshold
+    return np.clip(out, 0.0, 1.0)
