@@ -1,17 +1,25 @@
-"""Batch-scoring speed of this checkout against another one, side by side in one run (one torch thread).
+"""Scoring and training speed of this checkout against another one, side by side in one run (one torch thread).
 
-Each tree is timed in its own process, alternately, ``--rounds`` times: train a 5-epoch detector on
-SMD/machine-1-6 (window 200) and score its 23.7k test rows (plus one window of history) five times
-(``--data synthetic``: 100,000 rows of 20 correlated periodic variables after 100,000 of training);
-the median rate of each process is printed.  The machine's load moves single figures by up to 1.5x,
-so read the pairs, not one number::
+Each tree runs in its own process, alternately, ``--rounds`` times.  A process trains a 5-epoch detector on
+SMD/machine-1-6 (window 200, 38 variables; ``--data synthetic``: 20 correlated periodic variables, every one
+taking part in the analog branch) and measures
+
+* **batch**: rows/s scoring the 23.7k test rows (plus one window of history), median of 5 passes;
+* **last**: detect-last in the detector, ``score`` of the last row with its window (201 rows), median over 300
+  calls of consecutive windows -- and ``last+explain``: the same plus the correlation changes of its top 10
+  contributors, what a detect-last answer needs;
+* **epoch**: median seconds of a training epoch (20 epochs of the default network).
+
+Times are CPU seconds of the process (``time.process_time``), which waiting for a busy core does not inflate;
+wall figures are printed beside them.  Read the ratios of each round::
 
     git worktree add /tmp/before <commit>
-    .venv/bin/python -m benchmarks.scoring_ab /tmp/before .
+    .venv/bin/python -m benchmarks.scoring_ab /tmp/before . --rounds 3
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -19,8 +27,8 @@ from pathlib import Path
 
 from benchmarks.datasets import SHARED_DATA
 
-CHILD = """
-import sys, time
+CHILD = r"""
+import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
 sys.path.insert(0, sys.argv[1])
@@ -29,24 +37,53 @@ from workbench.mvad.detector import MultivariateDetector
 if sys.argv[3] == "smd":
     bench = load_smd("machine-1-6", root=sys.argv[2]); case = bench.cases[0]
     train, rows = bench.train, np.vstack([case.history[-200:], case.test])
-else:  # correlated periodic signals: every variable takes part in the analog branch
+else:
     values, _ = make_synthetic(200_000, 20, seed=0)
     train, rows = values[:100_000], values[100_000:]
-det = MultivariateDetector(sliding_window=200, epochs=5, seed=0, num_threads=1).fit(train)
+out = {}
+
+def timed(call, repeats):
+    cpu, wall = [], []
+    for i in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        call(i)
+        cpu.append(time.process_time() - c); wall.append(time.perf_counter() - w)
+    return float(np.median(cpu)), float(np.median(wall))
+
+det = MultivariateDetector(sliding_window=200, epochs=20, seed=0, num_threads=1).fit(train)
+out["epoch_s"] = float(np.median(det.epoch_seconds_))
 det.score(rows[:3000])
-times = []
-for _ in range(5):
-    started = time.perf_counter(); det.score(rows); times.append(time.perf_counter() - started)
-print(round(len(rows) / float(np.median(times))))
+cpu, wall = timed(lambda i: det.score(rows), 5)
+out["batch_rows_per_cpu_s"], out["batch_rows_per_wall_s"] = len(rows) / cpu, len(rows) / wall
+for i in range(50):
+    det.score(rows[i:i + 201])
+
+def last(i):
+    det.score(rows[1000 + i:1201 + i])
+
+def explained(i):
+    x = rows[1000 + i:1201 + i]
+    result = det.score(x)
+    try:
+        det.correlation_changes(x, 200, 10, contributions=result.contributions[-1])
+    except TypeError:  # the code before: correlation_changes scored the window again itself
+        det.correlation_changes(x, 200, 10)
+cpu, wall = timed(last, 300)
+out["last_cpu_ms"], out["last_wall_ms"] = 1000 * cpu, 1000 * wall
+cpu, wall = timed(explained, 300)
+out["explained_cpu_ms"], out["explained_wall_ms"] = 1000 * cpu, 1000 * wall
+print(json.dumps(out))
 """
 
 
-def rate(tree: Path, data: str = "smd") -> int:
-    """Median batch-scoring rows/s of the workbench in ``tree`` (a fresh process)."""
+def measure(tree: Path, data: str = "smd") -> dict:
+    """One process's figures for the workbench in ``tree``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # the tree's own code, nothing else
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tree.resolve()), str(SHARED_DATA / "smd"), data],
-                         capture_output=True, text=True, check=True, env=env)
-    return int(out.stdout.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", CHILD, str(tree.resolve()), str(SHARED_DATA / "smd"), data],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{tree}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,11 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--data", choices=("smd", "synthetic"), default="smd",
                         help="synthetic: 100,000 rows of datasets.make_synthetic (20 periodic variables) scored")
+    parser.add_argument("--out", type=Path, help="also write every round's figures here (JSON)")
     args = parser.parse_args(argv)
+    rounds = []
     for round_ in range(1, args.rounds + 1):
-        before, after = rate(args.before, args.data), rate(args.after, args.data)
-        print(f"round {round_}: before {before:,} rows/s, after {after:,} rows/s, ratio {after / before:.2f}",
-              flush=True)
+        before, after = measure(args.before, args.data), measure(args.after, args.data)
+        rounds.append({"before": before, "after": after})
+        print(f"round {round_}: batch {before['batch_rows_per_cpu_s']:,.0f} -> {after['batch_rows_per_cpu_s']:,.0f} "
+              f"rows/cpu-s (x{after['batch_rows_per_cpu_s'] / before['batch_rows_per_cpu_s']:.2f}; wall "
+              f"x{after['batch_rows_per_wall_s'] / before['batch_rows_per_wall_s']:.2f}), "
+              f"last {before['last_cpu_ms']:.2f} -> {after['last_cpu_ms']:.2f} ms "
+              f"(x{before['last_cpu_ms'] / after['last_cpu_ms']:.2f}; wall {before['last_wall_ms']:.2f} -> "
+              f"{after['last_wall_ms']:.2f}), last+explain {before['explained_cpu_ms']:.2f} -> "
+              f"{after['explained_cpu_ms']:.2f} ms (x{before['explained_cpu_ms'] / after['explained_cpu_ms']:.2f}), "
+              f"epoch {before['epoch_s']:.3f} -> {after['epoch_s']:.3f} s", flush=True)
+    if args.out:
+        args.out.write_text(json.dumps({"argv": sys.argv, "data": args.data, "rounds": rounds}, indent=1))
     return 0
 
 

@@ -376,7 +376,7 @@ def server_day(days: int, seed: int, bump_at: int | None = None) -> tuple[np.nda
 def test_load_at_night_is_caught_by_what_the_hours_before_say_and_not_by_the_network_alone():
     """The analog branch: the six load metrics take part (their hours before predict them), the noise columns do
     not; a daytime bump at 01:30 -- in range, smooth, so the 32-row forecaster follows it -- scores several times
-    the threshold and is flagged, while clean rows stay quiet; batch and short inputs agree exactly."""
+    the threshold and is flagged, while clean rows stay quiet; batch and short inputs agree (to float32 rounding)."""
     train, _ = server_day(20, 0)
     test, labels = server_day(5, 1, bump_at=3 * DAY + 6)
     det = MultivariateDetector(sliding_window=120, epochs=10, seed=0, num_threads=1).fit(train)
@@ -390,4 +390,4 @@ def test_load_at_night_is_caught_by_what_the_hours_before_say_and_not_by_the_net
     assert result.is_anomaly[labels].mean() >= 0.5 > alone.is_anomaly[labels].mean()
     assert result.is_anomaly[clean].mean() < 0.05
     for row in (200, 3 * DAY + 12, len(test) - 1):
-        assert det.score(test[row - 120:row + 1]).score[-1] == result.score[row]
+        assert det.score(test[row - 120:row + 1]).score[-1] == pytest.approx(result.score[row], rel=1e-6)

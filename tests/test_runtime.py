@@ -65,11 +65,12 @@ def test_the_policy_user_first_then_work_then_cpus():
 def test_the_detector_runs_a_default_model_on_one_thread_and_restores_torch():
     import torch
 
+    from workbench.mvad.branches import NetworkBranch
     from workbench.mvad.detector import MultivariateDetector
 
     before = torch.get_num_threads()
     seen = []
-    det = MultivariateDetector(sliding_window=20, epochs=1, context=8, hidden=16)
+    det = MultivariateDetector(sliding_window=20, epochs=1, branches=[NetworkBranch(context=8, hidden=16)])
     x = np.sin(np.arange(400)[:, None] / 5 + np.arange(3)) + 0.01 * np.random.default_rng(0).standard_normal((400, 3))
     det.fit(x, on_epoch=lambda report: seen.append(torch.get_num_threads()))
     assert seen == [1]

@@ -28,6 +28,7 @@ import math
 import numbers
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,8 @@ WORK_PER_THREAD = 4e9
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 PASSIVE_WAITING = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+USABLE_CPUS_SECONDS = 5.0  # how long this process's usable CPUs are taken as read
+_usable: list[float] = [0.0, -math.inf]  # [cpus, read again after this monotonic time]
 
 
 def prefer_passive_waiting() -> bool:
@@ -121,7 +124,20 @@ def cgroup_cpu_limit(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_C
 
 def usable_cpus(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP,
                 affinity: set[int] | None = None) -> float:
-    """CPUs this process may really use: its affinity mask, capped by its cgroup quota."""
+    """CPUs this process may really use: its affinity mask, capped by its cgroup quota.
+
+    Reading the cgroup files costs about 0.2 ms, most of a detect-last call, so this process's own figure
+    is read again only after ``USABLE_CPUS_SECONDS``."""
+    own = cgroup_root == CGROUP_ROOT and proc_cgroup == PROC_CGROUP and affinity is None
+    if own and _usable[1] > time.monotonic():
+        return _usable[0]
+    cpus = _usable_cpus(cgroup_root, proc_cgroup, affinity)
+    if own:
+        _usable[:] = [cpus, time.monotonic() + USABLE_CPUS_SECONDS]
+    return cpus
+
+
+def _usable_cpus(cgroup_root: Path, proc_cgroup: Path, affinity: set[int] | None) -> float:
     if affinity is None:
         try:
             affinity = os.sched_getaffinity(0)

@@ -12,8 +12,8 @@
   :class:`ScoreResult` with the flag rule's ``isAnomaly`` and ``severity``.
 
 Row ``t`` is scored from rows ``t - sliding_window .. t`` only, so the first ``sliding_window`` rows of any
-input are not valid and a row gets the same score whether it is scored in a long batch or as the last row
-of a short one.
+input are not valid and a row gets the same score (to float32 rounding) whether it is scored in a long batch
+or as the last row of a short one.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class MultivariateDetector(Parameters):
     def score(self, values: np.ndarray) -> ScoreResult:
         """Score every row of ``values`` (T, V); the first ``sliding_window`` rows are not valid."""
         rows = self._rows(values)
-        with self._runtime():
+        with self._runtime(), torch.inference_mode():
             return self._score(rows)
 
     def score_samples(self, values: np.ndarray) -> np.ndarray:
@@ -137,7 +137,7 @@ class MultivariateDetector(Parameters):
         """
         rows = self._rows(values)
         out = {b.kind: np.full(rows.values.shape, np.nan, dtype=np.float32) for b in self._mixed()}
-        with self._runtime():
+        with self._runtime(), torch.inference_mode():
             for lo, hi in self._chunks(len(rows)):
                 targets = np.arange(lo, hi)
                 for branch in self._mixed():
@@ -148,7 +148,7 @@ class MultivariateDetector(Parameters):
         """(T, V) per-variable errors behind the score: mixed, smoothed, NaN without a full window."""
         rows = self._rows(values)
         out = np.full(rows.values.shape, np.nan)
-        with self._runtime():
+        with self._runtime(), torch.inference_mode():
             for lo, hi, smoothed in self._smoothed_errors(rows):
                 out[lo:hi] = smoothed
         return out

@@ -79,11 +79,17 @@ class FlagRule(Parameters):
         return drift_threshold(self.threshold_, scores, self.drift_factor, self.drift_tail_spread)
 
     def apply(self, score: np.ndarray, valid: np.ndarray) -> Flags:
-        """Flags of one call's rows (``valid``: rows with a score)."""
-        threshold = self.threshold_for(score[valid])
-        release = release_level(threshold, score[valid], self.release)
-        is_anomaly = valid & flag_events(score, threshold, release)
-        return Flags(is_anomaly, severity(score, threshold, is_anomaly), threshold, release)
+        """Flags of one call's rows (``valid``: rows with a score, usually all but the first window)."""
+        scored = score[valid]
+        threshold = self.threshold_for(scored)
+        release = release_level(threshold, scored, self.release)
+        is_anomaly = np.zeros(len(score), dtype=bool)
+        grade = np.zeros(len(score))
+        first = int(np.argmax(valid)) if len(valid) else 0
+        rows = slice(first, None) if valid[first:].all() else slice(None)  # a row without a score ends events
+        is_anomaly[rows] = valid[rows] & flag_events(score[rows], threshold, release)
+        grade[rows] = severity(score[rows], threshold, is_anomaly[rows])
+        return Flags(is_anomaly, grade, threshold, release)
 
 
 def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantile: float) -> float:
@@ -114,7 +120,7 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, t
     s = s[np.isfinite(s)]
     if drift_factor <= 0 or len(s) < DRIFT_MIN_ROWS:
         return float(threshold)
-    median = float(np.median(s))
+    median = _median(s)
     if drift_factor * median <= threshold:
         return float(threshold)
     logs = np.log(np.maximum(s, 1e-12))
@@ -129,7 +135,7 @@ def release_level(threshold: float, scores: np.ndarray, release: float) -> float
     ``scores`` where that is higher."""
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
-    return float(max(release * threshold, np.median(s))) if len(s) else float(release * threshold)
+    return float(max(release * threshold, _median(s))) if len(s) else float(release * threshold)
 
 
 def flag_events(score: np.ndarray, threshold: float, release: float) -> np.ndarray:
@@ -159,3 +165,10 @@ def severity(score: np.ndarray, threshold: float, flags: np.ndarray) -> np.ndarr
     under = flagged & ~over
     out[under] = SEVERITY_AT_THRESHOLD * s[under] / threshold
     return np.clip(out, 0.0, 1.0)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of finite values, without its overhead (most of a detect-last call's flag rule)."""
+    s = np.sort(values)
+    mid = len(s) // 2
+    return float(s[mid]) if len(s) % 2 else float((s[mid - 1] + s[mid]) / 2.0)

@@ -27,6 +27,7 @@ agree exactly.  Evidence: ``benchmarks/results/daily_proxy.md``, ``benchmarks/re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -62,6 +63,11 @@ class Analogs:
     anchor: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.float32))  # (1,) the share of a
     #                         prediction that follows the row's recent level; 0 in states saved before it
 
+    @cached_property
+    def index(self) -> "_Index":
+        """The arrays as the search reads them (made once)."""
+        return _Index(self)
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name, C-contiguous (safetensors writes the buffer as it lies)."""
         return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__}
@@ -69,6 +75,19 @@ class Analogs:
     @property
     def active(self) -> bool:
         return bool(self.keep.any())
+
+
+class _Index:
+    """The searched arrays of an ``Analogs`` as torch tensors (they never change once the references are made)."""
+
+    def __init__(self, analogs: Analogs) -> None:
+        self.mean = torch.from_numpy(analogs.mean)
+        self.basis = torch.from_numpy(analogs.basis)
+        references = torch.from_numpy(analogs.references)
+        self.references_t = references.T.contiguous()
+        self.norms = (references ** 2).sum(dim=1)
+        self.targets = torch.from_numpy(analogs.targets)
+        self.neighbours = min(NEIGHBOURS, len(references))
 
 
 def layout(span: int) -> tuple[int, int, int]:
@@ -170,17 +189,16 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Prediction ``(n, K)`` of the variables that take part and the squared distance ``(n,)`` of each context
     to its nearest reference.  The prediction is the nearest references' rows, with ``anchor`` of it moved by
     how far this context's newest block lies from theirs."""
-    centred = torch.from_numpy(context) - torch.from_numpy(analogs.mean)
-    projected = centred @ torch.from_numpy(analogs.basis)
-    references = torch.from_numpy(analogs.references)
-    partial = torch.addmm((references ** 2).sum(dim=1)[None].expand(len(centred), -1), projected, references.T,
-                          alpha=-2.0)
-    nearest, which = torch.topk(partial, min(NEIGHBOURS, len(references)), dim=1, largest=False, sorted=False)
-    prediction = torch.from_numpy(analogs.targets)[which].mean(dim=1).numpy()
+    index = analogs.index
+    with torch.inference_mode():
+        centred = torch.from_numpy(context) - index.mean
+        partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
+        nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
+        prediction = index.targets[which].mean(dim=1).numpy()
+        distance = (nearest.min(dim=1).values + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
         prediction += analogs.anchor[0] * _newest(context, int(analogs.layout[1]))
-    distance = nearest.min(dim=1).values + (centred ** 2).sum(dim=1)  # in the components and outside them
-    return prediction, np.maximum(distance.numpy(), 0.0)
+    return prediction, np.maximum(distance, 0.0)
 
 
 def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -189,11 +207,12 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
     kept = np.flatnonzero(analogs.keep)
     shape = tuple(int(v) for v in analogs.layout)
+    usual = float(analogs.usual[0])
     for lo in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[lo:lo + CHUNK_ROWS]
         predicted, distance = _nearest(analogs, contexts(z, chunk, shape, kept))
-        novelty = np.maximum(1.0, distance / float(analogs.usual[0]))
-        out[lo:lo + len(chunk), kept] = (z[chunk][:, kept] - predicted) ** 2 / novelty[:, None]
+        novelty = np.maximum(1.0, distance / usual)
+        out[lo:lo + len(chunk), kept] = (z[chunk[0]:chunk[-1] + 1, kept] - predicted) ** 2 / novelty[:, None]
     return out
 
 

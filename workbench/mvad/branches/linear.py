@@ -52,10 +52,9 @@ class LinearBranch(Branch):
         if not hasattr(self, "_torch"):  # the fitted arrays on the rows' device, made once
             self._torch = (torch.from_numpy(self.mean_).to(rows.device),
                            torch.from_numpy(self.components_).to(rows.device))
-        out = []
-        for lo in range(0, len(targets), CHUNK_ROWS):
-            idx = torch.from_numpy(targets[lo:lo + CHUNK_ROWS]).to(rows.device)
-            out.append(residuals(rows.tensor[idx], *self._torch).cpu().numpy())
+        first = int(targets[0])  # consecutive rows
+        out = [residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch).cpu().numpy()
+               for lo in range(0, len(targets), CHUNK_ROWS)]
         return np.concatenate(out)
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ from workbench.mvad.branches.base import Branch, Fitting, Rows, register
 from workbench.mvad.params import check
 
 NETWORK_INPUT_FLOATS = 1 << 22  # 16 MB of float32 inputs per call on the CPU (see ``_call_rows``)
+SMALL_CALL_ROWS = 64  # up to this many rows take their windows as a view rather than by convolution
+CONVOLVED_ROWS = 16_384  # rows per convolved network call
 
 
 @dataclass(frozen=True)
@@ -177,18 +179,18 @@ class NetworkBranch(Branch):
 
     # ------------------------------------------------------------------ scoring
 
-    @torch.no_grad()
     def _raw_errors(self, rows: Rows, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Squared forecast and reconstruction errors of the ``targets`` rows, each ``(len(targets), V)``."""
-        series = rows.tensor
-        forecast, recon = [], []
-        step = _call_rows(series, self.context_)
-        for lo in range(0, len(targets), step):
-            idx = torch.from_numpy(targets[lo:lo + step]).to(series.device)
-            f, r = self.model_.errors(self.model_.windows(series, idx))
-            forecast.append(f.cpu().numpy())
-            recon.append(r.cpu().numpy())
-        return np.concatenate(forecast), np.concatenate(recon)
+        """Squared forecast and reconstruction errors of the consecutive ``targets`` rows, each ``(len, V)``.
+
+        The network as trained, without its module calls and window copies (``_Scorer``); it agrees with the
+        trained module to float32 rounding (tests).
+        """
+        lo, hi = int(targets[0]), int(targets[-1]) + 1
+        if type(self.model_) is not JointForecastReconstruction:  # a study's network: its own module
+            return _module_errors(self.model_, rows.tensor, targets)
+        if getattr(self, "_scorer", None) is None:
+            self._scorer = _Scorer(self.model_)
+        return self._scorer.errors(rows.tensor, lo, hi)
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
         forecast, reconstruction = self._raw_errors(rows, targets)
@@ -223,6 +225,62 @@ class NetworkBranch(Branch):
         """Move the fitted network to ``device`` (where the detector scores)."""
         self.model_.to(device)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_scorer"}  # rebuilt when first needed
+
+
+@torch.inference_mode()
+def _module_errors(model: nn.Module, series: torch.Tensor, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Errors through the module's own ``windows`` and ``errors`` (any network a study builds)."""
+    forecast, recon = [], []
+    step = _call_rows(series, model.context)
+    for lo in range(0, len(targets), step):
+        f, r = model.errors(model.windows(series, torch.from_numpy(targets[lo:lo + step]).to(series.device)))
+        forecast.append(f.cpu().numpy())
+        recon.append(r.cpu().numpy())
+    return np.concatenate(forecast), np.concatenate(recon)
+
+
+class _Scorer:
+    """The trained module's forward pass for consecutive rows, functional (no module calls) with the
+    weights read once.  The forecaster's first layer is a weighted sum of the ``context`` rows before each
+    row: for many rows it runs as a convolution over the series, which copies no row's window; a few rows
+    (detect-last) take their windows as a view."""
+
+    def __init__(self, model: JointForecastReconstruction) -> None:
+        linears = [m for m in model.forecaster if isinstance(m, nn.Linear)]
+        self.context = model.context
+        first = linears[0]
+        self.first = (first.weight.detach(), first.bias.detach())
+        self.kernel = first.weight.detach().view(first.out_features, self.context, -1).permute(0, 2, 1).contiguous()
+        self.forecaster = [(m.weight.detach(), m.bias.detach()) for m in linears[1:]]
+        self.autoencoder = [(m.weight.detach(), m.bias.detach()) for m in model.autoencoder
+                            if isinstance(m, nn.Linear)]
+
+    @torch.inference_mode()
+    def errors(self, series: torch.Tensor, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        forecast, recon = [], []
+        for start in range(lo, hi, CONVOLVED_ROWS):
+            stop = min(start + CONVOLVED_ROWS, hi)
+            past = series[start - self.context:stop - 1]   # the rows that feed rows start..stop - 1
+            if stop - start <= SMALL_CALL_ROWS:
+                windows = past.unfold(0, self.context, 1).transpose(1, 2).reshape(stop - start, -1)
+                hidden = torch.nn.functional.linear(windows, *self.first)
+            else:
+                hidden = torch.nn.functional.conv1d(past.T.unsqueeze(0), self.kernel, self.first[1])[0].T
+            current = series[start:stop]
+            change = _mlp(torch.nn.functional.gelu(hidden), self.forecaster)
+            forecast.append(((series[start - 1:stop - 1] + change - current) ** 2).cpu().numpy())
+            recon.append(((_mlp(current, self.autoencoder) - current) ** 2).cpu().numpy())
+        return np.concatenate(forecast), np.concatenate(recon)
+
+
+def _mlp(x: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Linear layers with (exact) GELUs between them, as ``nn.Sequential(Linear, GELU, ..., Linear)``."""
+    for weight, bias in layers[:-1]:
+        x = torch.nn.functional.gelu(torch.nn.functional.linear(x, weight, bias))
+    return torch.nn.functional.linear(x, *layers[-1])
 
 
 def _call_rows(series: torch.Tensor, context: int) -> int:
