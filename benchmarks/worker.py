@@ -135,9 +135,10 @@ class ProductMethod:
         return out
 
     def detect_last(self, x: np.ndarray, top_k: int = 10) -> None:
-        """What a detect-last response needs: the last row's score and its contributors' correlation changes."""
-        self.detector_.score(x)
-        self.detector_.correlation_changes(x, len(x) - 1, top_k)
+        """What a detect-last response needs: the last row's score and its contributors' correlation changes
+        (from the contributions of the same scoring pass, as ``inference.score_frame`` does)."""
+        result = self.detector_.score(x)
+        self.detector_.correlation_changes(x, len(x) - 1, top_k, contributions=result.contributions[-1])
 
 
 def _make(params: dict):

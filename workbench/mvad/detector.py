@@ -98,9 +98,9 @@ class MultivariateDetector(Parameters):
         self.device_ = _resolve_device(self.device)
         with self._runtime(branches, len(names)):
             self.variables_ = names
-            self.center_, self.scale_ = scoring.fit_normalizer(x)
+            self.center_, self.scale_ = self._fit_normalizer(x)
             rows = Rows(scoring.normalize(x, self.center_, self.scale_), self.device_)
-            fitting = Fitting(rows, cut, self._history(), scoring.indicator_steps(rows.values), self.seed,
+            fitting = Fitting(rows, cut, self._history(), self._indicator_steps(rows.values), self.seed,
                               self.epochs, on_epoch)
             self.branches_ = [branch.fit(fitting) for branch in branches]
             if not self._mixed():
@@ -131,17 +131,19 @@ class MultivariateDetector(Parameters):
         return self.score(values).is_anomaly
 
     def branch_errors(self, values: np.ndarray) -> dict[str, np.ndarray]:
-        """Each active branch's (T, V) errors by kind: unweighted, unsmoothed, NaN without a full window.
+        """Each active branch's (T, V) errors by kind, unweighted and unsmoothed, for every row the smoothing
+        of a valid row reads (from ``sliding_window - smoothing + 1`` on; NaN before).
 
-        What a study caches to try other mixes and flag rules without training again.
+        What a study caches to try other mixes and flag rules without training again (``benchmarks/selection.py``).
         """
         rows = self._rows(values)
-        out = {b.kind: np.full(rows.values.shape, np.nan, dtype=np.float32) for b in self._mixed()}
+        out = {b.kind: np.full(rows.values.shape, np.nan, dtype=np.float32) for b in self.branches_ if b.active}
         with self._runtime(), torch.inference_mode():
             for lo, hi in self._chunks(len(rows)):
-                targets = np.arange(lo, hi)
-                for branch in self._mixed():
-                    out[branch.kind][lo:hi] = branch.errors(rows, targets)
+                targets = np.arange(lo - self.smoothing + 1, hi)
+                for branch in self.branches_:
+                    if branch.active:
+                        out[branch.kind][targets] = branch.errors(rows, targets)
         return out
 
     def variable_errors(self, values: np.ndarray) -> np.ndarray:
@@ -273,9 +275,7 @@ class MultivariateDetector(Parameters):
         mixed = self._mixed()
         for lo, hi in self._chunks(len(rows)):
             targets = np.arange(lo - k + 1, hi)  # the smoothing reaches back k - 1 rows, inside the window
-            errors = mixed[0].weight * mixed[0].errors(rows, targets)
-            for branch in mixed[1:]:
-                errors += branch.weight * branch.errors(rows, targets)
+            errors = scoring.mix([(branch.weight, branch.errors(rows, targets)) for branch in mixed])
             yield lo, hi, scoring.trailing_mean(errors, k)
 
     def _score(self, rows: Rows, flags: bool = True) -> ScoreResult:
@@ -295,6 +295,15 @@ class MultivariateDetector(Parameters):
         return ScoreResult(valid, score, result.severity, result.is_anomaly, shares, result.threshold, result.release)
 
     # ------------------------------------------------------------------ helpers
+
+    def _fit_normalizer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-variable centre and scale; a two-valued column is scaled by its step (``scoring.fit_normalizer``)."""
+        return scoring.fit_normalizer(x)
+
+    def _indicator_steps(self, z: np.ndarray) -> np.ndarray:
+        """Per variable, the least error scale: the step of a two-valued column (its switches weigh like one
+        ordinary error), else 0."""
+        return scoring.indicator_steps(z)
 
     def _history(self) -> int:
         """Rows before a row that a branch may read: what the smoothing leaves of the window."""

@@ -71,8 +71,12 @@ class FlagRule(Parameters):
     def fit(self, held_out_scores: np.ndarray) -> "FlagRule":
         """Calibrate the model's threshold on the held-out rows' scores."""
         self.check_params()
-        self.threshold_ = calibrate_threshold(held_out_scores, self.threshold_spread, self.tail_quantile)
+        self.threshold_ = self._calibrate(np.asarray(held_out_scores, dtype=np.float64))
         return self
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        """The model's threshold from the held-out scores (a study's rule overrides this)."""
+        return calibrate_threshold(scores, self.threshold_spread, self.tail_quantile)
 
     def threshold_for(self, scores: np.ndarray) -> float:
         """The threshold for one call's valid ``scores``: the model's, or the drifted rows' own tail."""

@@ -6,6 +6,7 @@
   to keep float32 training safe: SKAB's test files sit 30-100 scales from its training file.
 * **Error scale** -- each branch divides a variable's squared errors by their mean on the held-out rows
   (floored), so a well-predicted variable is not drowned by a noisy one.
+* **Mixing** -- a variable's error is the weighted sum of the branches' errors (each branch's ``weight``).
 * **Smoothing** -- a causal mean over the last ``smoothing`` rows: anomalies last longer than one row,
   single-row noise does not.
 * **Aggregation** -- the mean of the largest ``top_fraction`` of the variables' errors: about the plain mean
@@ -21,7 +22,7 @@ CLIP = 1000.0
 ERROR_FLOOR = 0.1
 
 
-def fit_normalizer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_normalizer(values: np.ndarray, by_step: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per-variable ``(center, scale)``: median and max(IQR / 1.349, std), 1 for constant columns.
 
     A two-valued (indicator) column -- a command, a status flag -- is scaled
@@ -31,8 +32,9 @@ def fit_normalizer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     center = np.median(values, axis=0)
     q25, q75 = np.percentile(values, [25, 75], axis=0)
     scale = np.maximum((q75 - q25) / 1.349, values.std(axis=0))
-    step = indicator_steps(values)
-    scale = np.where(step > 0, step, scale)
+    if by_step:
+        step = indicator_steps(values)
+        scale = np.where(step > 0, step, scale)
     tiny = 1e-9 * np.maximum(1.0, np.abs(center))
     scale = np.where(scale > tiny, scale, 1.0)
     return center.astype(np.float32), scale.astype(np.float32)
@@ -64,6 +66,15 @@ def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.n
 def error_scale(squared_errors: np.ndarray, floor: float | np.ndarray = ERROR_FLOOR) -> np.ndarray:
     """Per-variable RMS of validation errors, floored at ``floor`` (one value, or one per variable)."""
     return np.maximum(np.sqrt(squared_errors.mean(axis=0)), floor).astype(np.float32)
+
+
+def mix(weighted: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Each variable's error: the weighted sum of the branches' ``(weight, errors)``, in their order."""
+    (weight, errors), *rest = weighted
+    out = weight * errors
+    for weight, errors in rest:
+        out += weight * errors
+    return out
 
 
 def trailing_mean(rows: np.ndarray, k: int) -> np.ndarray:

@@ -52,6 +52,7 @@ class JointForecastReconstruction(nn.Module):
         super().__init__()
         latent = latent or default_latent(n_variables)
         self.context = context
+        self.lookback = context  # rows before a row that it reads
         self.forecaster = nn.Sequential(
             nn.Flatten(),
             nn.Linear(context * n_variables, hidden), nn.GELU(),
@@ -111,6 +112,10 @@ class NetworkBranch(Branch):
     def step_work(self, n_vars: int) -> int:
         return self.batch_size * (self.context * n_vars * self.hidden + self.hidden ** 2 + self.hidden * n_vars)
 
+    def _context(self, history: int) -> int:
+        """Context rows the network reads: ``context``, fewer where the window leaves fewer."""
+        return max(1, min(self.context, history))
+
     def build(self, n_vars: int) -> nn.Module:
         """The network to train for ``n_vars`` variables (a study's subclass builds another)."""
         return JointForecastReconstruction(n_vars, self.context_, hidden=self.hidden, latent=self.latent)
@@ -118,7 +123,7 @@ class NetworkBranch(Branch):
     # ------------------------------------------------------------------ fitting
 
     def _fit(self, fitting: Fitting) -> None:
-        self.context_ = max(1, min(self.context, fitting.history))
+        self.context_ = self._context(fitting.history)
         self.model_ = self._train(fitting)
         forecast, reconstruction = self._raw_errors(fitting.rows, fitting.held_out)
         floor = np.maximum(scoring.ERROR_FLOOR, fitting.steps)
@@ -132,7 +137,7 @@ class NetworkBranch(Branch):
             model = self.build(fitting.rows.values.shape[1]).to(device)
         rng = np.random.default_rng(fitting.seed)
         series = fitting.rows.tensor
-        train_targets = np.arange(self.context_, fitting.cut)
+        train_targets = np.arange(model.lookback, fitting.cut)
         val_targets = fitting.held_out
         if len(val_targets) > self.max_validation_windows:
             val_targets = val_targets[np.linspace(0, len(val_targets) - 1, self.max_validation_windows).astype(int)]

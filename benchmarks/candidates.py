@@ -1,0 +1,177 @@
+"""Candidates for ``benchmarks/selection.py``: named model changes, flag rules, and the study parts they need.
+
+A candidate is detector parameters (JSON-able: branch specs, a flag rule, aggregation) and optionally a study's
+detector class.  The study parts below are branches or detector subclasses handed to the product's own
+detector -- never copies of its rules:
+
+* ``AnchoredAnalogBranch`` (kind ``analog_anchored``): the analog branch with a share of each prediction moved by
+  how far the row's recent level lies from its references' (the former ``analog_anchor`` option);
+* ``WideContextBranch`` (kind ``network_wide``): the network reading a strided context, a context that ends
+  ``horizon`` rows before the forecast row, or the whole window as bin means (the former ``context_stride``,
+  ``horizon`` and ``long_bins`` options);
+* ``NoIndicatorScaling``: a detector that scales two-valued columns like any other.
+
+Their decisions are recorded in ``benchmarks/results/`` (``quality_study.md``, ``selection/``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.mvad import scoring
+from workbench.mvad.branches import AnalogBranch, NetworkBranch, register
+from workbench.mvad.branches import analog
+from workbench.mvad.branches.base import Fitting
+from workbench.mvad.branches.network import JointForecastReconstruction
+from workbench.mvad.detector import MultivariateDetector
+from workbench.mvad.flags import FlagRule
+
+# a weight of 0 leaves a branch out of the mix and keeps the training (and the cached errors) the same
+NETWORK_ALONE = [{"kind": "network", "weight": 1.0}, {"kind": "linear", "weight": 0.0}, "analog"]
+
+NAMED: dict[str, dict] = {
+    # the model's parts (issue 23: re-decide each)
+    "no-linear": {"detector": {"branches": NETWORK_ALONE}},
+    "no-analog": {"detector": {"branches": ["network", "linear", {"kind": "analog", "weight": 0.0}]}},
+    "no-indicator-scaling": {"detector": {}, "detector_class": "benchmarks.candidates:NoIndicatorScaling"},
+    "no-events": {"detector": {"flag_rule": {"release": 1.0}}},
+    "no-drift-raise": {"detector": {"flag_rule": {"drift_factor": 0.0}}},
+    "no-tail-cap": {"detector": {"flag_rule": {"tail_quantile": 1.0}}},
+    # options retired from the product (quality study, issue 15)
+    "analog-anchor-0.5": {"detector": {"branches": ["network", "linear", {"kind": "analog_anchored", "anchor": 0.5}]}},
+    "long-bins-32": {"detector": {"branches": [{"kind": "network_wide", "long_bins": 32}, "linear", "analog"]}},
+    "context-stride-2": {"detector": {"branches": [{"kind": "network_wide", "context_stride": 2}, "linear", "analog"]}},
+    "horizon-4": {"detector": {"branches": [{"kind": "network_wide", "horizon": 4}, "linear", "analog"]}},
+}
+
+# flag rules scored from the default's cached errors (``select --rules``)
+RULES: dict[str, dict] = {
+    "default": {},
+    "crossings only": {"release": 1.0},
+    "no drift raise": {"drift_factor": 0.0},
+    "no q99.9 cap": {"tail_quantile": 1.0},
+}
+
+
+class NoIndicatorScaling(MultivariateDetector):
+    """The detector with two-valued columns scaled and floored like any other (before issue 15's change)."""
+
+    def _fit_normalizer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return scoring.fit_normalizer(x, by_step=False)
+
+    def _indicator_steps(self, z: np.ndarray) -> np.ndarray:
+        return np.zeros(z.shape[1])
+
+
+@register
+class AnchoredAnalogBranch(AnalogBranch):
+    """The analog branch whose predictions follow ``anchor`` of the row's recent level."""
+
+    kind = "analog_anchored"
+
+    def __init__(self, weight: float = 0.25, anchor: float = 0.5) -> None:
+        super().__init__(weight)
+        self.anchor = anchor
+
+    def _fit_analogs(self, fitting: Fitting):
+        return analog.fit(fitting.rows.values, fitting.cut, fitting.history, fitting.seed, self.anchor)
+
+
+class WideContextNetwork(JointForecastReconstruction):
+    """The joint network reading every ``stride``-th row of a context that ends ``horizon`` rows before the
+    forecast row, and with ``long_bins`` > 0 also the ``long_bins x bin_rows`` rows before as bin means."""
+
+    def __init__(self, n_variables: int, context: int, hidden: int, latent: int | None, long_bins: int,
+                 bin_rows: int, stride: int, horizon: int) -> None:
+        super().__init__(n_variables, context, hidden, latent)
+        self.long_bins, self.bin_rows, self.stride, self.horizon = long_bins, bin_rows, stride, horizon
+        self.lookback = max(horizon + (context - 1) * stride, long_bins * bin_rows)
+        if long_bins:
+            self.forecaster[1] = nn.Linear((context + long_bins) * n_variables, self.forecaster[1].out_features)
+
+    def windows(self, series: torch.Tensor, targets: torch.Tensor):
+        past = torch.arange(-self.horizon - (self.context - 1) * self.stride, 1 - self.horizon, self.stride,
+                            device=series.device)
+        offsets = torch.cat([past, torch.zeros(1, dtype=past.dtype, device=series.device)])
+        windows = series[targets[:, None] + offsets]
+        if not self.long_bins:
+            return windows, None
+        pooled = torch.nn.functional.avg_pool1d(series.T.unsqueeze(0), self.bin_rows, stride=1)[0].T
+        starts = torch.arange(-self.long_bins * self.bin_rows, 0, self.bin_rows, device=series.device)
+        return windows, pooled[targets[:, None] + starts]
+
+    def forward(self, windows: torch.Tensor, bins: torch.Tensor | None = None):
+        past, current = windows[:, :-1], windows[:, -1]
+        inputs = past if bins is None else torch.cat([past.flatten(1), bins.flatten(1)], dim=1)
+        return past[:, -1] + self.forecaster(inputs), self.autoencoder(current)
+
+    def errors(self, inputs):
+        windows, bins = inputs
+        forecast, reconstruction = self(windows, bins)
+        current = windows[:, -1]
+        return (forecast - current) ** 2, (reconstruction - current) ** 2
+
+
+@register
+class WideContextBranch(NetworkBranch):
+    """The network branch with the retired context options."""
+
+    kind = "network_wide"
+
+    def __init__(self, weight: float = 0.5, context_stride: int = 1, horizon: int = 1, long_bins: int = 0,
+                 **params) -> None:
+        super().__init__(weight, **params)
+        self.context_stride = context_stride
+        self.horizon = horizon
+        self.long_bins = long_bins
+
+    def _context(self, history: int) -> int:
+        reach = history - self.horizon
+        return max(1, min(self.context, reach // self.context_stride + 1))
+
+    def _bin_rows(self) -> int:
+        return max(1, self._history // self.long_bins) if self.long_bins else 1
+
+    def _fit(self, fitting: Fitting) -> None:
+        self._history = fitting.history
+        super()._fit(fitting)
+
+    def build(self, n_vars: int) -> nn.Module:
+        return WideContextNetwork(n_vars, self.context_, self.hidden, self.latent, self.long_bins, self._bin_rows(),
+                                  self.context_stride, self.horizon)
+
+
+class PeaksOverThreshold(FlagRule):
+    """SPOT's calibration (Siffer et al., KDD 2017; OmniAnomaly's POT): a generalized Pareto tail fitted to the
+    held-out scores above their ``level`` quantile (probability-weighted moments, stable for few excesses); the
+    model's threshold is the score exceeded with probability ``risk`` per row."""
+
+    def __init__(self, risk: float = 1e-3, level: float = 0.98, **params) -> None:
+        super().__init__(**params)
+        self.risk = risk
+        self.level = level
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        return pot_threshold(scores[np.isfinite(scores)], self.risk, self.level)
+
+
+def pot_threshold(scores: np.ndarray, risk: float, level: float) -> float:
+    """The score exceeded with probability ``risk``, from a GPD fitted to the excesses over the ``level``
+    quantile (Hosking & Wallis 1987's probability-weighted moments)."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    start = float(np.quantile(s, level))
+    excess = s[s > start] - start
+    if len(excess) < 3 or excess.mean() <= 0:
+        return float(s[-1])
+    n = len(excess)
+    a0 = excess.mean()
+    a1 = float(np.mean((1.0 - (np.arange(1, n + 1) - 0.35) / n) * excess))
+    k = a0 / (a0 - 2 * a1) - 2.0          # Hosking's shape; the GPD's xi is -k
+    sigma = 2 * a0 * a1 / (a0 - 2 * a1)
+    xi = -k
+    p = risk * len(s) / n                  # the excess probability within the tail
+    if p >= 1.0:
+        return start
+    quantile = -sigma * np.log(p) if abs(xi) < 1e-6 else sigma / xi * (p ** -xi - 1.0)
+    return float(start + quantile)

@@ -1,0 +1,59 @@
+"""The selection command (benchmarks/selection.py): its cached errors score exactly as the product does."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import pool, selection
+from benchmarks.datasets import SHARED_DATA
+from workbench.mvad.detector import MultivariateDetector
+
+pytestmark = pytest.mark.skipif(not (SHARED_DATA / "smd").is_dir(), reason="shared/data is not beside the repo")
+
+
+def small_entity() -> pool.Entity:
+    bench = pool.load_fleet()[3]    # a faulty fleet entity: 1,800 rows to train, 1,200 scored
+    return pool.Entity("fleet", 60, bench)
+
+
+@pytest.mark.parametrize("spec", [{}, {"flag_rule": {"release": 1.0}},
+                                  {"branches": [{"kind": "network", "weight": 1.0}, "analog"]}])
+def test_scores_from_the_cache_are_the_products(tmp_path, spec):
+    """Mixing, smoothing, aggregation and the flag rule from cached branch errors give the scores and flags the
+    detector gives itself: a rule or mix study on the cache judges the product, not a copy of it."""
+    entity = small_entity()
+    candidate = selection.Candidate("c", spec, epochs=2)
+    path = tmp_path / candidate.training_key(entity, 0)
+    selection.train_entity(entity, 0, selection.Candidate("c", {}, epochs=2), path)  # one training serves every mix
+    branches, rule, params = candidate.resolved()
+    (result,), _ = selection.scores_from_cache(path, branches, 0.2, 5, rule)
+    det = MultivariateDetector(sliding_window=60, epochs=2, seed=0, num_threads=1, **spec).fit(
+        entity.benchmark.train, entity.benchmark.variables)
+    case = entity.benchmark.cases[0]
+    own = det.score(np.vstack([case.history[-60:], case.test]))
+    np.testing.assert_allclose(result["score"], own.score[60:], rtol=1e-6)
+    np.testing.assert_array_equal(result["is_anomaly"], own.is_anomaly[60:])
+    assert result["threshold"] == pytest.approx(own.threshold, rel=1e-6)
+
+
+def test_the_adoption_rule_wants_the_pooled_mean_beyond_the_spread_and_no_family_worse():
+    def table(means, sd=0.01):
+        return {f: {"vus_pr": {"mean": m, "sd": sd}} for f, m in means.items()}
+    base = table({"a": 0.5, "b": 0.6})
+    better = selection.verdict(base, table({"a": 0.55, "b": 0.6}), {"mean": 0.55, "sd": 0.01}, {"mean": 0.575, "sd": 0.01})
+    assert better["adopt"] and better["families_worse"] == []
+    traded = selection.verdict(base, table({"a": 0.65, "b": 0.55}), {"mean": 0.55, "sd": 0.01}, {"mean": 0.6, "sd": 0.01})
+    assert not traded["adopt"] and traded["families_worse"] == ["b"]
+    within = selection.verdict(base, table({"a": 0.505, "b": 0.6}), {"mean": 0.55, "sd": 0.01}, {"mean": 0.5525, "sd": 0.01})
+    assert not within["adopt"]
+
+
+def test_a_small_selection_run_writes_its_table_and_verdict(tmp_path):
+    out = tmp_path / "results"
+    assert selection.main(["--families", "noise", "--epochs", "1", "--seeds", "0", "--workers", "1", "--cache",
+                        str(tmp_path / "cache"), "--output", str(out), "--candidate", "no-analog"]) == 0
+    results = json.loads((out / "no-analog.json").read_text())
+    assert results["default"]["noise"]["clean_flagged"] is not None
+    assert "Verdict" in (out / "no-analog.md").read_text()
