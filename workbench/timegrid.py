@@ -40,6 +40,60 @@ def parse_timestamp(value: Any, *, field_name: str = "timestamp") -> pd.Timestam
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def parse_timestamps(values: Any) -> pd.DatetimeIndex:
+    """Many timestamps by the rule of :func:`parse_timestamp`, vectorised: a UTC ``DatetimeIndex`` in ns.
+
+    ``values`` is a pandas Index (a DataFrame's or a Series' index: datetimes, or ISO-8601 text as
+    ``read_csv(..., index_col="timestamp")`` leaves it), a Series, an array or a list.  Naive datetimes
+    are UTC.  The first blank or non-ISO entry raises ``ValidationError`` (``InvalidTimestampFormat``)
+    with its 0-based position as ``row``; callers add the file or variable and turn it into a line.
+    """
+    if isinstance(values, (list, tuple)):
+        pass  # a v1.1 body's list (the detect-last hot path): pandas refuses numbers with format="ISO8601"
+    elif isinstance(values, pd.DatetimeIndex) or pd.api.types.is_datetime64_any_dtype(getattr(values, "dtype", None)):
+        index = pd.DatetimeIndex(values)
+        if index.hasnans:
+            raise _no_timestamp(int(np.flatnonzero(index.isna())[0]))
+        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        return index.as_unit("ns")
+    else:
+        values = values if isinstance(values, (pd.Index, pd.Series, np.ndarray)) else np.asarray(values)
+        if values.dtype.kind != "U" and pd.api.types.infer_dtype(values, skipna=False) not in (
+                "string", "empty", "datetime", "datetime64"):
+            _check_each(values)
+    try:
+        # whitespace around a timestamp is allowed, as in CSV cells
+        parsed = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True))
+    except (ValueError, TypeError, OverflowError, Warning):  # Warning: numbers, where warnings are errors
+        parsed = None
+    if parsed is None or parsed.hasnans:
+        _check_each(values)
+        where = 0 if parsed is None else int(np.flatnonzero(parsed.isna())[0])
+        raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(np.asarray(values, dtype=object)[where]),
+                              row=where)
+    return parsed.as_unit("ns")
+
+
+def _check_each(values: Any) -> None:
+    """Raise the error of the first entry of ``values`` that is not a timestamp (the slow path, for errors)."""
+    for i, value in enumerate(values):
+        if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)) or \
+                (isinstance(value, str) and not value.strip()):
+            raise _no_timestamp(i)
+        if isinstance(value, (pd.Timestamp, dt.datetime, np.datetime64)):
+            continue
+        if not isinstance(value, str):
+            raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(value), row=i)
+        try:
+            pd.to_datetime(value, format="ISO8601", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(value), row=i) from None
+
+
+def _no_timestamp(position: int) -> ValidationError:
+    return ValidationError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", row=position)
+
+
 _DAY_MONTH = re.compile(
     r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*$"
 )

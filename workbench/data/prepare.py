@@ -19,7 +19,7 @@ from workbench.data.align import AlignedData, align
 from workbench.data.sources import SourcePolicy, resolve
 from workbench.data.tables import CellError, CsvDialect, numeric_values, read_variables
 from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchWarning
-from workbench.timegrid import not_iso_message
+from workbench.timegrid import parse_timestamps
 
 
 class DataWarning(WorkbenchWarning):
@@ -138,25 +138,17 @@ def _check_frame_separator(frame: pd.DataFrame) -> None:
 
 
 def _frame_index(index: pd.Index) -> pd.DatetimeIndex:
-    """The index as UTC timestamps; a non-ISO one is refused at its first bad row, as in CSV files."""
-    if isinstance(index, pd.DatetimeIndex):
-        return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    """The index as UTC timestamps by the one rule (:func:`workbench.timegrid.parse_timestamps`); a non-ISO
+    one is refused at its first bad row, as in CSV files."""
     if pd.api.types.is_numeric_dtype(index) or pd.api.types.is_bool_dtype(index):
         raise DataError(ErrorCode.INVALID_TIMESTAMP,
                         "the DataFrame has no 'timestamp' column and its index holds numbers, not timestamps: read "
                         "it with pandas.read_csv(..., index_col='timestamp') or call set_index('timestamp')",
                         column="timestamp")
-    text = pd.Series(index, dtype="object").astype("string").str.strip()
-    missing = (text.isna() | (text == "")).to_numpy()
-    if missing.any():
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", column="timestamp",
-                        row=int(np.flatnonzero(missing)[0]))
-    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(text.iloc[first]), column="timestamp", row=first)
-    return pd.DatetimeIndex(parsed)
+    try:
+        return parse_timestamps(index)
+    except ValidationError as bad:
+        raise DataError(bad.code, bad.message, column="timestamp", row=bad.row) from None
 
 
 def _label(value) -> str:

@@ -15,9 +15,10 @@ import pandas as pd
 from workbench import data
 from workbench.contracts import (
     AlignPolicy, AnomalyState, AnomalyValue, CorrelationChanges, ErrorResponse, Interpretation,
-    LastDetectionRequest, LastDetectionResult, VariableState, parse_timestamp,
+    LastDetectionRequest, LastDetectionResult, VariableState,
 )
 from workbench.exceptions import DataError, ErrorCode, ValidationError
+from workbench.timegrid import parse_timestamps
 
 INSUFFICIENT_HISTORY = ErrorResponse(ErrorCode.INSUFFICIENT_HISTORICAL_DATA, "historical data is not enough.")
 
@@ -139,15 +140,10 @@ def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: 
 
 def _request_series(item) -> pd.Series:
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(item.timestamps, format="ISO8601", utc=True))
-    except (ValueError, TypeError):
-        bad = next((t for t in item.timestamps if not _is_timestamp(t)), None)
-        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
-                              f"variable '{item.variable}' has a timestamp that is not ISO-8601: {bad!r}") from None
-    if index.hasnans:  # None or "" parse as NaT
-        i = int(np.flatnonzero(index.isna())[0])
-        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
-                              f"variable '{item.variable}' has no timestamp at index {i}: {item.timestamps[i]!r}")
+        index = parse_timestamps(item.timestamps)
+    except ValidationError as bad:
+        raise ValidationError(bad.code, f"variable '{item.variable}', timestamp at index {bad.row}: {bad.message}") \
+            from None
     try:
         values = np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
     except (TypeError, ValueError):
@@ -159,10 +155,3 @@ def _request_series(item) -> pd.Series:
     order = np.argsort(index.asi8, kind="stable")
     return pd.Series(values[order], index=index[order].as_unit("ns"), name=item.variable)
 
-
-def _is_timestamp(value) -> bool:
-    try:
-        parse_timestamp(value)
-        return True
-    except ValidationError:
-        return False
