@@ -410,10 +410,15 @@ def _serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from workbench.exceptions import ErrorCode, ValidationError
+    from workbench.exceptions import ErrorCode, ValidationError, file_not_found
     from workbench.server import ServerSettings, create_app
 
-    key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
+    if not 0 <= args.port <= 65535:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--port must be between 0 and 65535; got {args.port}")
+    try:
+        key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
+    except OSError:
+        raise file_not_found(args.api_key_file, "the API key file") from None
     if not key:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "no API key: set WORKBENCH_API_KEY or pass --api-key-file")
     settings = ServerSettings(api_key=key, home=Path(args.home) if args.home else None,

@@ -37,7 +37,7 @@ class AnomalyDetectorClient:
                                  epochs: int | None = None) -> dict[str, Any]:
         """Create a model and train it (in the background unless ``wait``); returns the model JSON."""
         model = training.submit(self.registry, ModelInfo.from_json(model_info), wait=wait,
-                                epochs=epochs or self.epochs, seed=self.seed, executor=self.executor,
+                                epochs=self.epochs if epochs is None else epochs, seed=self.seed, executor=self.executor,
                                 source_policy=self.source_policy)
         return model.to_json()
 

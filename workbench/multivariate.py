@@ -9,6 +9,7 @@ the registry, so a model trained here is listed there.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from workbench.contracts import (
 from workbench.exceptions import ErrorCode, ModelStateError
 from workbench.mvad.artifacts import load_model
 from workbench.mvad.inference import Detections, detect_last_series
-from workbench.mvad.pipeline import detect, prepare_detection, prepare_training
+from workbench.mvad.pipeline import check_training_arguments, detect, prepare_detection, prepare_training
 from workbench.service import lifecycle, models, training
 from workbench.service.registry import Registry
 
@@ -75,6 +76,8 @@ class MultivariateModel:
         request = ModelInfo.create("DataFrame" if is_frame else source, data_schema=data_schema,
                                    start_time=start_time, end_time=end_time, display_name=display_name,
                                    sliding_window=sliding_window, align_policy=align_policy)
+        check_training_arguments(detector_params, sliding_window=request.sliding_window, epochs=epochs, seed=seed,
+                                 caller="MultivariateModel.fit", own=inspect.signature(cls.fit).parameters)
         registry = registry or Registry()
         prepared = prepare_training(request, source if is_frame else None) if wait or is_frame else None
         bar = _progress_bar(epochs) if progress and wait else None

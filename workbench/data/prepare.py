@@ -100,8 +100,9 @@ def variables_from_frame(frame: pd.DataFrame, *, decimal: str = ".") -> dict[str
     if "timestamp" in data.columns:
         data = data.set_index("timestamp")
     index = _frame_index(data.index)
-    if index.has_duplicates:
-        first, second = np.flatnonzero(index.duplicated(keep=False))[:2]
+    if index.has_duplicates:  # the first repeat and the row it repeats, as frame.iloc[row] finds them
+        second = int(np.flatnonzero(index.duplicated())[0])
+        first = int(np.flatnonzero(index[:second] == index[second])[0])
         raise DataError(ErrorCode.DUPLICATE_TIMESTAMP,
                         f"timestamp {format_timestamp(index[second])} appears twice (rows {first} and {second})",
                         column="timestamp", row=int(second))

@@ -8,6 +8,7 @@ result.  ``fleet_report`` reads the fleet back from the registry as one ranked r
 """
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,15 +18,18 @@ from typing import Any
 import pandas as pd
 
 from workbench.contracts import (
+    EPOCHS_DEFAULT,
+    SLIDING_WINDOW_DEFAULT,
     TOP_CONTRIBUTOR_COUNT_DEFAULT,
     ModelStatus,
     format_timestamp,
     parse_timestamp,
 )
-from workbench.exceptions import ErrorCode
+from workbench.exceptions import ErrorCode, ValidationError
 from workbench.fleet import engine, tasks
 from workbench.fleet.report import build_report, entity_row
 from workbench.fleet.sources import Fleet, load_fleet
+from workbench.mvad.pipeline import check_training_arguments
 from workbench.service import fleet_store
 from workbench.service.registry import Registry
 
@@ -41,6 +45,10 @@ def train_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None =
     fleet's name in the registry (default: the source's name).
     """
     fleet = load_fleet(source, template, name=name, layout=layout)
+    shared = dict(template or {})
+    check_training_arguments(detector_params, sliding_window=shared.get("slidingWindow") or SLIDING_WINDOW_DEFAULT,
+                             epochs=shared.get("epochs") or EPOCHS_DEFAULT, seed=seed, caller="train_fleet",
+                             own=inspect.signature(train_fleet).parameters)
     registry = Registry(home)
     started = time.perf_counter()
     ready = fleet_store.ready_models(registry, fleet.name)
@@ -90,6 +98,7 @@ def detect_fleet(source: str | Path | Fleet, *, name: str | None = None, start_t
     is the fleet the models were trained under (default: the source's name).  Rows before ``start_time``
     serve as the sliding window's history, as in a single batch detection.
     """
+    _check_recent(recent)
     fleet = load_fleet(source, None, name=name, layout=layout)
     registry = Registry(home)
     started = time.perf_counter()
@@ -131,6 +140,7 @@ def fleet_report(name: str, *, home: str | Path | None = None, entities: list[st
     ``entities`` limits the report to these (an entity without a model shows as NO_MODEL); ``recent`` is how
     many of the last scored rows count as "now".
     """
+    _check_recent(recent)
     registry = Registry(home)
     models = fleet_store.fleet_models(registry, name)
     rows = []
@@ -188,6 +198,11 @@ def _completed(client, futures: dict, what: str, show_progress: bool):
         bar.close()
         if pending:  # interrupted: stop what is still queued; the finished entities are already recorded
             client.cancel(list(pending))
+
+
+def _check_recent(recent: Any) -> None:
+    if isinstance(recent, bool) or not isinstance(recent, int) or recent < 1:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"recent must be a positive integer; got {recent!r}")
 
 
 def _key(kind: str, entity: str) -> str:

@@ -17,7 +17,7 @@ from workbench.contracts import EPOCHS_DEFAULT, ErrorResponse, Model, ModelInfo,
 from workbench.data import PreparedData, SourcePolicy
 from workbench.exceptions import ErrorCode
 from workbench.mvad.artifacts import save_model
-from workbench.mvad.pipeline import fit_detector, prepare_training
+from workbench.mvad.pipeline import check_training_arguments, fit_detector, prepare_training
 from workbench.service import jobs, lifecycle
 from workbench.service.registry import Registry
 
@@ -43,6 +43,8 @@ def submit(
     The data is ``prepared`` (already read and aligned: bad data then never becomes a model),
     else ``frame``, else the request's ``dataSource``, read when the job runs as in v1.1.
     """
+    check_training_arguments(detector_params or {}, sliding_window=request.sliding_window, epochs=epochs, seed=seed,
+                             caller="train")
     if frame is None and prepared is None:
         lifecycle.require_allowed_source(source_policy, request.data_source)
     lifecycle.require_capacity(registry)
