@@ -279,6 +279,33 @@ def snap(timestamps: pd.DatetimeIndex, granularity: str | TimeGranularity, inter
     return pd.DatetimeIndex(snapped, tz=ts.tz).as_unit("ns")
 
 
+def regular_step(ns: np.ndarray) -> int:
+    """The step (ns) between sorted timestamps that more than half of their steps are; 0 when none is.
+
+    The median of the steps is that step whenever one exists, so this is linear (no sort), and a
+    regular series with no gap costs one comparison per row.
+    """
+    if len(ns) < 3:
+        return int(ns[1] - ns[0]) if len(ns) == 2 else 0
+    steps = np.diff(ns)
+    first = steps[0]
+    if (steps == first).all():
+        return int(first)
+    candidate = np.partition(steps, len(steps) // 2)[len(steps) // 2]
+    return int(candidate) if candidate > 0 and 2 * int((steps == candidate).sum()) > len(steps) else 0
+
+
+def duration_text(delta: pd.Timedelta | int) -> str:
+    """A duration for people: ``2 h 48 min``, ``1 min``, ``30 s``, ``0 s`` (an int is nanoseconds)."""
+    seconds = int(round(pd.Timedelta(delta).total_seconds()))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts) or "0 s"
+
+
 def step_text(granularity: str | TimeGranularity, interval: int) -> str:
     """``"5 minutes"`` for (minutely, 5): how an error names a grid step."""
     name = {"yearly": "year", "monthly": "month", "weekly": "week", "daily": "day", "hourly": "hour",

@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.postprocess import EPISODE_COLUMNS, flagged
-from workbench.timegrid import parse_timestamp, parse_timestamps
+from workbench.timegrid import duration_text, parse_timestamp, parse_timestamps  # noqa: F401 (duration_text: API)
 
 SEVERITY_COLORSCALE = "YlOrRd"
 MAX_POINTS = 20_000
@@ -303,17 +303,6 @@ def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
         "mean severity": episodes["mean_severity"].round(3),
         "top contributors": [", ".join(f"{v} ({s:.2f})" for v, s in pairs) for pairs in episodes["top_contributors"]],
     })
-
-
-def duration_text(delta: pd.Timedelta) -> str:
-    """A duration for people: ``2 h 48 min``, ``1 min``, ``30 s``, ``0 s``."""
-    seconds = int(round(pd.Timedelta(delta).total_seconds()))
-    parts = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    return " ".join(parts) or "0 s"
 
 
 def univariate_figure(result: pd.DataFrame, change_points: pd.DataFrame | None = None, *,

@@ -23,7 +23,8 @@ from workbench.timegrid import parse_timestamps
 
 
 class DataWarning(WorkbenchWarning):
-    """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps)."""
+    """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps, a gap where every
+    variable is missing)."""
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PreparedData:
     history: AlignedData                # every aligned row of the source
     variable_states: list[VariableState]
     warnings: list[str] = field(default_factory=list)
+    gaps: pd.DataFrame | None = None    # where every variable is missing in [startTime, endTime] (AlignedData.gaps)
 
     @property
     def variables(self) -> list[str]:
@@ -178,7 +180,11 @@ def _prepare(variables, policy, start, end, min_timestamps, *, label) -> Prepare
     if min_timestamps > 1 and rows < RECOMMENDED_MIN_TIMESTAMPS:
         notes.append(f"only {rows:,} timestamps; at least {RECOMMENDED_MIN_TIMESTAMPS:,} are recommended for training")
         warnings.warn(notes[-1], DataWarning, stacklevel=3)
-    return PreparedData(clipped.frame, history, clipped.variable_states(), notes)
+    gaps = clipped.gaps_note(policy)
+    if gaps:
+        notes.append(gaps)
+        warnings.warn(notes[-1], DataWarning, stacklevel=3)
+    return PreparedData(clipped.frame, history, clipped.variable_states(), notes, clipped.gaps())
 
 
 def _schema(value: DataSchema | str) -> DataSchema:

@@ -189,15 +189,15 @@ def _check_separator(first_line: str, head: bytes, dialect: CsvDialect, table: C
         if next(csv.reader([first_line], delimiter=sep), [""])[0].strip() != TIMESTAMP_COLUMN:
             continue
         shown = "'\\t'" if sep == "\t" else repr(sep)
-        advice = f"sep={shown}"
+        advice, flags = f"sep={shown}", f"--sep {shown}"
         lines = head.decode("utf-8-sig", errors="replace").splitlines()[1:20]
         if dialect.decimal == "." and any(_DECIMAL_COMMA.match(f.strip()) for line in lines
                                           for f in line.split(sep)[1:]):
-            advice += ", decimal=','"
+            advice, flags = advice + ", decimal=','", flags + " --decimal ','"
         raise DataError(
             ErrorCode.INVALID_SEPARATOR,
             f"the columns are separated by {name}, not {_SEPARATORS.get(dialect.sep, repr(dialect.sep))}: pass "
-            f"{advice} (workbench.data.load or pandas.read_csv), or save the file comma-separated",
+            f"{advice} (in Python; {flags} to the workbench command), or save the file comma-separated",
             file=table.origin, row=1,
         )
 
