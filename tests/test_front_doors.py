@@ -63,6 +63,14 @@ def test_pandas_detect_last_scores_the_last_row_like_detect(fitted, frame):
     assert [s["variable"] for s in last["variableStates"]] == [f"series_{i}" for i in range(5)]
 
 
+def test_detections_show_as_one_short_line(fitted, frame):
+    """The dataclass repr printed every anomalous row's changedVariables: thousands of characters."""
+    detections = fitted.detect(frame.iloc[1400:2000], start_time=frame.index[1500])
+    flagged = int(detections.frame["is_anomaly"].sum())
+    assert repr(detections) == (f"Detections(2021-01-02T01:00:00Z .. 2021-01-02T09:19:00Z, 500 timestamps, 5 variables, "
+                                f"{flagged} anomalies ({flagged / 5:.1f}%), threshold {detections.threshold:.4g})")
+
+
 def test_fit_raises_the_coded_error_and_registers_nothing_for_bad_data(tmp_path, frame):
     registry = Registry(tmp_path / "home")
     with pytest.raises(DataError) as missing:

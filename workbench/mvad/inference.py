@@ -37,6 +37,16 @@ class Detections:
     def variables(self) -> list[str]:
         return [str(c) for c in self.contributions.columns]
 
+    def __repr__(self) -> str:
+        """One line a notebook shows: the range, the counts and the threshold (the tables are ``.frame`` and
+        ``.contributions``; printing ``changed_variables`` ran to thousands of characters)."""
+        rows, flags = len(self.frame), int(self.frame["is_anomaly"].sum()) if len(self.frame) else 0
+        span = (f"{self.frame.index[0]:%Y-%m-%dT%H:%M:%SZ} .. {self.frame.index[-1]:%Y-%m-%dT%H:%M:%SZ}, "
+                if rows else "")
+        share = f" ({100 * flags / rows:.1f}%)" if rows else ""
+        return (f"Detections({span}{rows:,} timestamps, {len(self.variables)} variables, {flags:,} anomalies{share}, "
+                f"threshold {self.threshold:.4g})")
+
     def interpretation(self, row: int, top_k: int) -> list[Interpretation]:
         """Top-k contributors of one row, each with its correlation changes (for anomalous rows)."""
         weights = self.contributions.iloc[row].to_numpy()
