@@ -193,3 +193,23 @@ def test_prepare_prints_a_short_summary_with_the_gaps_and_json_on_request(tmp_pa
     assert body["gaps"] == [{"start": "2021-01-01T02:00:00Z", "end": "2021-01-01T03:59:00Z", "timestamps": 120,
                              "seconds": 7200.0, "filled": True}]
     assert all(s["filledNARatio"] == pytest.approx(120 / 7200) for s in body["variableStates"])
+
+
+def test_every_command_that_reads_a_csv_takes_sep_and_decimal():
+    """The InvalidSeparator advice names --sep/--decimal: every command with a data source must have them."""
+    import argparse
+
+    from workbench.cli import _build_parser
+
+    def commands(parser, path=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from commands(child, (*path, name))
+        yield path, parser
+
+    reading = {path: {flag for a in parser._actions for flag in a.option_strings}
+               for path, parser in commands(_build_parser())
+               if any(a.dest in ("data_source", "source") for a in parser._actions)}
+    assert {("prepare",), ("train",), ("detect",), ("fleet", "train"), ("fleet", "detect")} <= set(reading)
+    assert all({"--sep", "--decimal"} <= flags for flags in reading.values()), reading
