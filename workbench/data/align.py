@@ -109,18 +109,21 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
     stamps, unfilled = _on_grid(stamps, step, policy.align_mode)
     # column-major: each variable is contiguous (fast fills), and pandas can wrap it without a copy
     values = np.full((stamps.size, len(names)), np.nan, order="F")
+    placed = None  # the previous variable's (index, rows, kept): a OneTable's variables share their index
     for j, (name, own) in enumerate(zip(names, indexes)):
         series = variables[name].to_numpy(dtype=np.float64)
         if own.size == stamps.size and np.array_equal(own, stamps):
             values[:, j] = series
             continue
-        pos = np.searchsorted(stamps, own)
-        keep = (pos < stamps.size) & (stamps[np.minimum(pos, stamps.size - 1)] == own)
+        if placed is None or not (placed[0] is own or (placed[0].size == own.size and np.array_equal(placed[0], own))):
+            pos = np.searchsorted(stamps, own)
+            placed = (own, pos, (pos < stamps.size) & (stamps[np.minimum(pos, stamps.size - 1)] == own))
+        _, pos, keep = placed
         values[pos[keep], j] = series[keep]
     observed = ~np.isnan(values)
     for j, name in enumerate(names):
         if not observed[:, j].all():
-            values[:, j] = _fill(values[:, j], observed[:, j], stamps, policy, name)
+            _fill(values[:, j], observed[:, j], stamps, policy, name)
     index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
     return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed, step, unfilled)
 
@@ -161,12 +164,17 @@ def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
     return merged[keep]
 
 
-def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: AlignPolicy, name: str) -> np.ndarray:
+def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: AlignPolicy, name: str) -> None:
+    """Fill the missing cells of ``column`` in place; only those are computed, so a short hole in a long
+    column costs little more than finding it."""
     method = policy.fill_na_method
+    missing = np.flatnonzero(~observed)
     if method is FillNAMethod.ZERO:
-        return np.where(observed, column, 0.0)
+        column[missing] = 0.0
+        return
     if method is FillNAMethod.FIXED:
-        return np.where(observed, column, float(policy.padding_value))
+        column[missing] = float(policy.padding_value)
+        return
     rows = np.flatnonzero(observed)
     if rows.size == 0:
         raise DataError(
@@ -174,15 +182,12 @@ def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: 
             f"variable '{name}' has no value to fill from; use fillNAMethod Zero or Fixed, or drop the variable",
             column=name,
         )
-    if method is FillNAMethod.LINEAR:
-        offsets = (stamps - stamps[0]).astype(np.float64)
-        return np.interp(offsets, offsets[rows], column[rows])
-    if method is FillNAMethod.PREVIOUS:
-        source = np.maximum.accumulate(np.where(observed, np.arange(column.size), -1))
-        source[source < 0] = rows[0]
-        return column[source]
-    # Subsequent: the next observed value, the last one for a trailing gap
-    idx = np.where(observed, np.arange(column.size), column.size)
-    source = np.minimum.accumulate(idx[::-1])[::-1]
-    source[source >= column.size] = rows[-1]
-    return column[source]
+    if method is FillNAMethod.LINEAR:  # time-weighted; beyond the ends, the first or last value
+        column[missing] = np.interp((stamps[missing] - stamps[0]).astype(np.float64),
+                                    (stamps[rows] - stamps[0]).astype(np.float64), column[rows])
+        return
+    after = np.searchsorted(rows, missing)  # the first observed row after each missing one
+    if method is FillNAMethod.PREVIOUS:  # a leading gap takes the first value
+        column[missing] = column[rows[np.maximum(after - 1, 0)]]
+    else:  # Subsequent: the next observed value, the last one for a trailing gap
+        column[missing] = column[rows[np.minimum(after, rows.size - 1)]]
