@@ -199,6 +199,8 @@ def test_fleet_arguments_are_checked_first_and_csvs_are_read_in_their_dialect(cl
         detect_fleet(euro, top_contributor_count=0, client=client, home=home, show_progress=False)
     with pytest.raises(ValidationError, match="recent"):
         fleet_report("euro", home=home, recent=0)
+    with pytest.raises(ValidationError, match="workers"):
+        train_fleet(euro, TEMPLATE, workers=0, home=home, show_progress=False)
     assert Registry(home).count_models() == 0
     refused = train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False)
     assert set(refused["error_code"]) == {ErrorCode.INVALID_SEPARATOR}

@@ -44,6 +44,7 @@ def train_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None =
     fleet's name in the registry (default: the source's name); ``sep``/``decimal`` say how its CSVs are
     written (``";"``, ``","`` as Excel saves them in much of Europe).
     """
+    engine.check_engine(client, scheduler, workers)
     fleet = load_fleet(source, template, name=name, layout=layout, sep=sep, decimal=decimal)
     shared = dict(template or {})
     check_training_arguments(detector_params, sliding_window=shared.get("slidingWindow") or SLIDING_WINDOW_DEFAULT,
@@ -100,6 +101,7 @@ def detect_fleet(source: str | Path | Fleet, *, name: str | None = None, start_t
     serve as the sliding window's history, as in a single batch detection.
     """
     _check_recent(recent)
+    engine.check_engine(client, scheduler, workers)
     fleet = load_fleet(source, None, name=name, layout=layout, sep=sep, decimal=decimal)
     registry = Registry(home)
     started = time.perf_counter()
