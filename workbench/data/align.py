@@ -9,7 +9,8 @@ prepared frame never holds NaN.
 With ``alignMode`` Outer the timestamps are laid on the data's regular grid (the step more than half
 of them are apart) when they all lie on it: timestamps missing in *every* variable become rows too,
 filled like any missing cell and counted in ``filledNARatio``, as the v1.1 service measured variables
-against the time grid of the requested range.  Inner keeps only the timestamps every variable has.
+against the time grid of the requested range (its sample training response: 1,999 of 2,000 minutes,
+``filledNARatio`` 0.0005).  Inner keeps only the timestamps every variable has.
 Either way :meth:`AlignedData.gaps` lists the stretches where every variable is missing.
 """
 from __future__ import annotations
