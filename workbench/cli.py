@@ -155,10 +155,12 @@ def _align_policy(args: argparse.Namespace) -> dict:
 
 def _register_prepare(sub) -> None:
     p = sub.add_parser(
-        "prepare", help="validate and align data; print variableStates",
+        "prepare", help="validate and align data; print a summary (--json: variableStates and gaps)",
         description="Read a data source the way training would (validation, alignMode, fillNAMethod, startTime/"
-                    "endTime clipping) and print each variable's filledNARatio, effectiveCount and first/last "
-                    "timestamps. Optionally write the aligned table as a OneTable CSV.",
+                    "endTime clipping) and print a summary: the range, the variables, the highest filledNARatio and "
+                    "the gaps where every variable is missing (--json: every variable's filledNARatio, "
+                    "effectiveCount and first/last timestamps, and the gaps). Optionally write the aligned table as "
+                    "a OneTable CSV.",
     )
     _add_data_arguments(p)
     _add_align_arguments(p)
@@ -431,15 +433,18 @@ def _serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from workbench.exceptions import ErrorCode, ValidationError, file_not_found
+    from workbench.exceptions import DataError, ErrorCode, ValidationError, file_not_found
     from workbench.server import ServerSettings, create_app
 
     if not 0 <= args.port <= 65535:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--port must be between 0 and 65535; got {args.port}")
     try:
         key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
-    except OSError:
+    except FileNotFoundError:
         raise file_not_found(args.api_key_file, "the API key file") from None
+    except OSError as exc:
+        raise DataError(ErrorCode.FILE_NOT_READABLE, f"the API key file cannot be read ({exc.strerror or exc})",
+                        file=args.api_key_file) from None
     if not key:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "no API key: set WORKBENCH_API_KEY or pass --api-key-file")
     settings = ServerSettings(api_key=key, home=Path(args.home) if args.home else None,
