@@ -120,7 +120,10 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
             pos = np.searchsorted(stamps, own)
             placed = (own, pos, (pos < stamps.size) & (stamps[np.minimum(pos, stamps.size - 1)] == own))
         _, pos, keep = placed
-        values[pos[keep], j] = series[keep]
+        if keep.all():
+            values[pos, j] = series
+        else:
+            values[pos[keep], j] = series[keep]
     observed = ~np.isnan(values)
     for j, name in enumerate(names):
         if not observed[:, j].all():
