@@ -63,13 +63,15 @@ def test_detect_summarises_and_json_is_the_full_body(trained, tmp_path):
     assert str(out) in written.stdout and len(json.loads(out.read_text())["results"]) == 1000
 
 
-def test_detection_that_fails_exits_non_zero(trained, tmp_path):
+def test_bad_data_for_detection_exits_non_zero_and_registers_no_result(trained, tmp_path):
     home, model_id, _ = trained
+    before = Registry(home).list_results(model_id)
     three = tmp_path / "three.csv"
     three.write_text("\n".join(",".join(line.split(",")[:3]) for line in Path(SAMPLE).read_text().splitlines()))
     done = cli(home, "detect", model_id, str(three))
-    assert done.returncode == 2
-    assert "FAILED" in done.stdout and "error [VariableMismatch]" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and done.stdout == ""
+    assert "error [VariableMismatch]" in done.stderr and "Traceback" not in done.stderr
+    assert Registry(home).list_results(model_id) == before
 
 
 def test_training_that_fails_exits_non_zero_with_the_coded_error(tmp_path):
@@ -111,7 +113,7 @@ def test_an_ambiguous_prefix_lists_the_candidates(tmp_path, monkeypatch):
 
 def test_choices_are_case_insensitive_and_come_from_the_contract(tmp_path):
     done = cli(tmp_path, "prepare", SAMPLE, "--schema", "onetable", "--align-mode", "INNER", "--fill-na-method",
-               "previous")
+               "previous", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["timestamps"] == 3000
     wrong = cli(tmp_path, "prepare", SAMPLE, "--schema", "table")
@@ -147,3 +149,67 @@ def test_a_closed_pipe_ends_quietly(trained):
     process.stdout.close()  # like `| head -1`: the ~300 KB body cannot all fit in the pipe
     _, err = process.communicate(timeout=300)
     assert process.returncode == 141 and b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_train_and_detect_read_other_dialects_and_bad_data_registers_nothing(trained, tmp_path):
+    """``detect`` advised "pass sep=';', decimal=','" with no such flag, and left a FAILED result behind."""
+    home, model_id, _ = trained
+    euro = tmp_path / "euro.csv"
+    lines = Path(SAMPLE).read_text().splitlines()
+    euro.write_text("\n".join(line.replace(",", ";").replace(".", ",") for line in lines[:1300]) + "\n")
+    results = Registry(home).list_results(model_id)
+    refused = cli(home, "detect", model_id[:8], str(euro))
+    assert refused.returncode == 2 and "[InvalidSeparator]" in refused.stderr
+    assert "--sep ';' --decimal ','" in refused.stderr and refused.stdout == ""
+    assert Registry(home).list_results(model_id) == results
+    done = cli(home, "detect", model_id[:8], str(euro), "--sep", ";", "--decimal", ",", "--start-time",
+               "2021-01-01T21:00:00Z")
+    assert done.returncode == 0, done.stderr
+    assert "READY" in done.stdout.splitlines()[0] and "39 timestamps" in done.stdout  # 21:00 .. 21:38
+    other = tmp_path / "home"
+    assert cli(other, "train", str(euro), "--sliding-window", "30", "--epochs", "1").returncode == 2
+    assert cli(other, "train", str(euro), "--sliding-window", "30", "--epochs", "0", "--sep", ";",
+               "--decimal", ",").returncode == 2  # a bad argument: refused before anything is read or registered
+    assert Registry(other).count_models() == 0
+    trained_euro = cli(other, "train", str(euro), "--sliding-window", "30", "--epochs", "1", "--sep", ";",
+                       "--decimal", ",")
+    assert trained_euro.returncode == 0, trained_euro.stderr
+    assert Registry(other).count_models() == 1
+
+
+def test_prepare_prints_a_short_summary_with_the_gaps_and_json_on_request(tmp_path):
+    """~230 lines of JSON once; a two-hour hole in every column passed unseen (7,080 rows, filledNARatio 0)."""
+    holed = tmp_path / "holed.csv"
+    lines = Path(REPO / "data" / "samples" / "smd_machine-1-6.csv").read_text().splitlines()
+    holed.write_text("\n".join(lines[:121] + lines[241:]) + "\n")  # 02:00 .. 03:59 missing in every column
+    done = cli(tmp_path, "prepare", str(holed))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) <= 5 and done.stdout.startswith("7,200 timestamps 2021-01-01T00:00:00Z")
+    assert "1 gap where every variable is missing, 120 timestamps (filled); the longest 2 h, " \
+           "2021-01-01T02:00:00Z .. 2021-01-01T03:59:00Z" in done.stdout
+    assert "DataWarning: every variable is missing at 120 timestamps" in done.stderr
+    body = json.loads(cli(tmp_path, "prepare", str(holed), "--json").stdout)
+    assert body["timestamps"] == 7200 and len(body["variableStates"]) == 38
+    assert body["gaps"] == [{"start": "2021-01-01T02:00:00Z", "end": "2021-01-01T03:59:00Z", "timestamps": 120,
+                             "seconds": 7200.0, "filled": True}]
+    assert all(s["filledNARatio"] == pytest.approx(120 / 7200) for s in body["variableStates"])
+
+
+def test_every_command_that_reads_a_csv_takes_sep_and_decimal():
+    """The InvalidSeparator advice names --sep/--decimal: every command with a data source must have them."""
+    import argparse
+
+    from workbench.cli import _build_parser
+
+    def commands(parser, path=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from commands(child, (*path, name))
+        yield path, parser
+
+    reading = {path: {flag for a in parser._actions for flag in a.option_strings}
+               for path, parser in commands(_build_parser())
+               if any(a.dest in ("data_source", "source") for a in parser._actions)}
+    assert {("prepare",), ("train",), ("detect",), ("fleet", "train"), ("fleet", "detect")} <= set(reading)
+    assert all({"--sep", "--decimal"} <= flags for flags in reading.values()), reading

@@ -80,13 +80,15 @@ def test_fill_examples_from_the_fill_na_method_table(tmp_path, method, expected)
 def test_linear_fill_weights_by_time_on_irregular_timestamps():
     stamps = pd.to_datetime(["2021-01-01T00:00Z", "2021-01-01T00:01Z", "2021-01-01T00:04Z"])
     frame = pd.DataFrame({"a": [0.0, np.nan, 4.0]}, index=stamps)
-    assert data.from_frame(frame).frame["a"].tolist() == [0.0, 1.0, 4.0]
+    with pytest.warns(data.DataWarning, match="missing at 1 timestamp in 1 gap"):  # its only variable
+        assert data.from_frame(frame).frame["a"].tolist() == [0.0, 1.0, 4.0]
 
 
 def test_previous_fill_takes_first_value_for_a_leading_gap():
     stamps = pd.date_range("2021-01-01", periods=4, freq="h", tz="UTC")
     frame = pd.DataFrame({"a": [np.nan, np.nan, 5.0, 6.0]}, index=stamps)
-    assert data.from_frame(frame, align_policy={"fillNAMethod": "Previous"}).frame["a"].tolist() == [5, 5, 5, 6]
+    with pytest.warns(data.DataWarning, match="missing at 2 timestamps"):
+        assert data.from_frame(frame, align_policy={"fillNAMethod": "Previous"}).frame["a"].tolist() == [5, 5, 5, 6]
 
 
 def test_variable_states_figures_and_order(tmp_path):
@@ -154,3 +156,56 @@ def test_onetable_and_multitable_give_the_same_frame():
     assert one.index.equals(multi.index)
     # the OneTable file is rounded to 9 decimals (see data/samples/README.md), the zip is not
     np.testing.assert_allclose(one.to_numpy(), multi.to_numpy(), rtol=0, atol=1e-7)
+
+
+# ---------------------------------------------------------------- gaps where every variable is missing
+
+
+def _holed(minutes: int = 600, hole=(120, 240)) -> pd.DataFrame:
+    """Two variables, one row a minute, with the rows of ``hole`` missing in every column."""
+    stamps = pd.date_range("2021-01-01", periods=minutes, freq="min", tz="UTC")
+    frame = pd.DataFrame({"a": np.arange(minutes, dtype=float), "b": np.ones(minutes)}, index=stamps)
+    return frame.drop(index=stamps[slice(*hole)])
+
+
+def test_a_gap_in_every_column_is_filled_on_the_grid_warned_and_counted(tmp_path):
+    """Once: 480 rows, filledNARatio 0, no warning, the index jumping 01:59 -> 04:00."""
+    path = tmp_path / "holed.csv"
+    _holed().rename_axis("timestamp").to_csv(path, date_format="%Y-%m-%dT%H:%M:%SZ")
+    with pytest.warns(data.DataWarning) as caught:
+        prepared = data.load(str(path), align_policy={"fillNAMethod": "Previous"})
+    [message] = [str(w.message) for w in caught]
+    assert message == ("every variable is missing at 120 timestamps in 1 gap: 2 h from 2021-01-01T02:00:00Z to "
+                       "2021-01-01T03:59:00Z (filled by fillNAMethod Previous, counted in filledNARatio)")
+    assert prepared.warnings == [message]
+    assert len(prepared.frame) == 600 and prepared.frame.index.to_series().diff().max() == pd.Timedelta("1min")
+    assert (prepared.frame["a"].iloc[120:240] == 119.0).all()  # Previous: the value before the gap
+    assert [s.filled_na_ratio for s in prepared.variable_states] == [pytest.approx(0.2)] * 2
+    assert [s.effective_count for s in prepared.variable_states] == [480, 480]
+    [gap] = prepared.gaps.itertuples()
+    assert (gap.start, gap.end, gap.timestamps, gap.duration, gap.filled) == (
+        pd.Timestamp("2021-01-01T02:00Z"), pd.Timestamp("2021-01-01T03:59Z"), 120, pd.Timedelta("2h"), True)
+    with pytest.warns(data.DataWarning, match="120 timestamps in 1 gap"):  # a DataFrame alike
+        assert data.from_frame(_holed()).frame.index.equals(prepared.frame.index)
+    clipped = data.load(str(path), start_time="2021-01-01T05:00:00Z")  # no gap in the range: no warning
+    assert clipped.gaps.empty and clipped.warnings == []
+
+
+@pytest.mark.parametrize("frame, policy, reason", [
+    (_holed(), {"alignMode": "Inner"}, "alignMode Inner keeps only the timestamps every variable has"),
+    (_holed().set_axis(_holed().index.insert(300, pd.Timestamp("2021-01-01T06:30:30Z"))[:-1].sort_values()),
+     None, "the timestamps are not all on one 1 min grid"),
+    (pd.DataFrame({"a": np.arange(6.0)}, index=pd.DatetimeIndex(
+        [*pd.date_range("2021-01-01", periods=5, freq="s", tz="UTC"), pd.Timestamp("2021-03-01", tz="UTC")])),
+     None, "they would make 5,097,601 timestamps, over the 1,000,000 limit"),
+])
+def test_a_gap_that_cannot_be_filled_is_still_named(frame, policy, reason):
+    with pytest.warns(data.DataWarning, match="the timestamps skip") as caught:
+        prepared = data.from_frame(frame, align_policy=policy)
+    assert reason in str(caught[0].message)
+    assert len(prepared.frame) == len(frame) and not prepared.gaps["filled"].any()
+
+
+def test_regular_data_has_no_gap_and_no_warning(recwarn):
+    prepared = data.load("data/samples/sample_data_5_3000.csv")
+    assert prepared.gaps.empty and prepared.warnings == [] and not recwarn.list

@@ -177,7 +177,7 @@ def test_cli_prepare_failure_leaves_no_output_file(tmp_path, capsys):
 def test_cli_prepare_writes_aligned_table(tmp_path, capsys):
     out = tmp_path / "aligned.csv"
     assert cli_main(["prepare", "data/samples/multivariate_sample_data_5_3000.zip", "--schema", "MultiTable",
-                     "--end-time", "2021-01-01T00:09:00Z", "-o", str(out)]) == 0
+                     "--end-time", "2021-01-01T00:09:00Z", "-o", str(out), "--json"]) == 0
     assert '"filledNARatio": 0.0' in capsys.readouterr().out
     table = pd.read_csv(out)
     assert list(table.columns) == ["timestamp", "series_0", "series_1", "series_2", "series_3", "series_4"]

@@ -183,6 +183,38 @@ def test_fleet_sources_are_validated(tmp_path):
     assert err.value.code == ErrorCode.DATA_SOURCE_NOT_FOUND
 
 
+def test_fleet_arguments_are_checked_first_and_csvs_are_read_in_their_dialect(client, tmp_path):
+    """A misspelt detector keyword once failed every entity on the workers; a bad topContributorCount was
+    refused only after every entity had been scored."""
+    entities = _entities(n=2, faulty=())
+    euro = tmp_path / "euro"
+    euro.mkdir()
+    for name, frame in entities.items():
+        frame.to_csv(euro / f"{name}.csv", index=False, sep=";", decimal=",")
+    home = tmp_path / "home"
+    with pytest.raises(TypeError, match=r"train_fleet\(\) got an unexpected keyword argument 'linear_wieght'; "
+                                        r"did you mean 'linear_weight'\?"):
+        train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False, linear_wieght=0.5)
+    with pytest.raises(ValidationError, match="topContributorCount"):
+        detect_fleet(euro, top_contributor_count=0, client=client, home=home, show_progress=False)
+    with pytest.raises(ValidationError, match="recent"):
+        fleet_report("euro", home=home, recent=0)
+    with pytest.raises(ValidationError, match="workers"):
+        train_fleet(euro, TEMPLATE, workers=0, home=home, show_progress=False)
+    assert Registry(home).count_models() == 0
+    refused = train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False)
+    assert set(refused["error_code"]) == {ErrorCode.INVALID_SEPARATOR}
+    report = train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False, sep=";", decimal=",")
+    assert (report["status"] == "READY").all() and (report["rows"] == 480).all()
+    report = detect_fleet(euro, start_time=DETECT_FROM, client=client, home=home, show_progress=False, sep=";",
+                          decimal=",")
+    assert (report["scored_rows"] == 120).all()
+    table = tmp_path / "long.csv"
+    long_table(entities).to_csv(table, index=False, sep=";", decimal=",")
+    fleet = load_fleet(table, TEMPLATE, sep=";", decimal=",")
+    assert fleet.names == list(entities) and fleet.entities[0].frame.dtypes.eq(float).all()
+
+
 def test_cli_exit_codes(fleet_dir, client, tmp_path, capsys):
     home = str(tmp_path / "home")
     args = ["--home", home, "fleet", "train", str(fleet_dir), "--sliding-window", "30", "--epochs", "3",

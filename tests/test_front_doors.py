@@ -64,6 +64,14 @@ def test_pandas_detect_last_scores_the_last_row_like_detect(fitted, frame):
     assert [s["variable"] for s in last["variableStates"]] == [f"series_{i}" for i in range(5)]
 
 
+def test_detections_show_as_one_short_line(fitted, frame):
+    """The dataclass repr printed every anomalous row's changedVariables: thousands of characters."""
+    detections = fitted.detect(frame.iloc[1400:2000], start_time=frame.index[1500])
+    flagged = int(detections.frame["is_anomaly"].sum())
+    assert repr(detections) == (f"Detections(2021-01-02T01:00:00Z .. 2021-01-02T09:19:00Z, 500 timestamps, 5 variables, "
+                                f"{flagged} anomalies ({flagged / 5:.1f}%), threshold {detections.threshold:.4g})")
+
+
 def test_fit_raises_the_coded_error_and_registers_nothing_for_bad_data(tmp_path, frame):
     registry = Registry(tmp_path / "home")
     with pytest.raises(DataError) as missing:
@@ -76,6 +84,41 @@ def test_fit_raises_the_coded_error_and_registers_nothing_for_bad_data(tmp_path,
     with pytest.raises(DataError) as short:
         MultivariateModel.fit(frame.iloc[:20], sliding_window=30, epochs=1, progress=False, registry=registry)
     assert short.value.code == ErrorCode.NOT_ENOUGH_DATA
+    assert registry.count_models() == 0
+
+
+def test_a_repeated_timestamp_names_the_rows_iloc_finds(tmp_path, frame):
+    """Row 3000 repeats row 2995, row 3001 repeats row 2996: the message names 2995 and 3000 (once it said 2995
+    and 2996, the first two rows of any repeat), and nothing is registered."""
+    repeated = pd.concat([frame, frame.iloc[[2995, 2996]]])
+    registry = Registry(tmp_path / "home")
+    with pytest.raises(DataError) as err:
+        MultivariateModel.fit(repeated, sliding_window=30, epochs=1, progress=False, registry=registry)
+    assert err.value.code == ErrorCode.DUPLICATE_TIMESTAMP and err.value.row == 3000
+    assert "appears twice (rows 2995 and 3000)" in err.value.message
+    assert repeated.iloc[2995].name == repeated.iloc[3000].name == frame.index[2995]
+    assert registry.count_models() == 0
+
+
+def test_a_misspelt_or_bad_argument_raises_at_once_and_registers_nothing(tmp_path, frame):
+    """``slidingwindow=30`` once trained, failed deep inside and left a FAILED model behind."""
+    registry = Registry(tmp_path / "home")
+    with pytest.raises(TypeError, match=r"MultivariateModel.fit\(\) got an unexpected keyword argument "
+                                        r"'slidingwindow'; did you mean 'sliding_window'\?"):
+        MultivariateModel.fit(frame, slidingwindow=30, epochs=1, progress=False, registry=registry)
+    with pytest.raises(TypeError, match="'linear_wieght'; did you mean 'linear_weight'"):
+        MultivariateModel.fit(frame, sliding_window=30, linear_wieght=0.5, progress=False, registry=registry)
+    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"seed": "one"}, {"linear_weight": 2.0}, {"device": "tpu"}):
+        with pytest.raises(ValidationError):
+            MultivariateModel.fit(frame, **{"sliding_window": 30, "progress": False, "registry": registry, **bad})
+    client = AnomalyDetectorClient(registry.home)
+    for epochs in (0, -1):
+        with pytest.raises(ValidationError, match="epochs"):
+            client.train_multivariate_model({"dataSource": str(SAMPLE), "slidingWindow": 30}, wait=True,
+                                            epochs=epochs)
+    with pytest.raises(ValidationError, match="epochs"):
+        AnomalyDetectorClient(registry.home, epochs=0).train_multivariate_model(
+            {"dataSource": str(SAMPLE), "slidingWindow": 30})
     assert registry.count_models() == 0
 
 

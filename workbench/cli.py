@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Callable, Sequence
 
 from workbench import __version__, cli_text
-from workbench.contracts import EPOCHS_DEFAULT, AlignMode, DataSchema, FillNAMethod
+from workbench.contracts import EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, AlignMode, DataSchema, FillNAMethod
 from workbench.exceptions import WorkbenchError
 
 Handler = Callable[[argparse.Namespace], object]
@@ -132,6 +132,17 @@ def _add_align_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--padding-value", type=float, help="paddingValue (required with --fill-na-method Fixed)")
 
 
+def _add_dialect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sep", default=",", help="column separator of the CSV files (default ','; ';' or '\\t' "
+                                                   "for files saved that way)")
+    parser.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of the numbers (default '.')")
+
+
+def _dialect(args: argparse.Namespace) -> dict:
+    """``sep``/``decimal`` keyword arguments from ``--sep``/``--decimal`` (``\\t`` or ``tab`` for tabs)."""
+    return {"sep": "\t" if args.sep in ("\\t", "tab") else args.sep, "decimal": args.decimal}
+
+
 def _align_policy(args: argparse.Namespace) -> dict:
     policy = {"alignMode": args.align_mode, "fillNAMethod": args.fill_na_method}
     if args.padding_value is not None:
@@ -144,34 +155,40 @@ def _align_policy(args: argparse.Namespace) -> dict:
 
 def _register_prepare(sub) -> None:
     p = sub.add_parser(
-        "prepare", help="validate and align data; print variableStates",
+        "prepare", help="validate and align data; print a summary (--json: variableStates and gaps)",
         description="Read a data source the way training would (validation, alignMode, fillNAMethod, startTime/"
-                    "endTime clipping) and print each variable's filledNARatio, effectiveCount and first/last "
-                    "timestamps. Optionally write the aligned table as a OneTable CSV.",
+                    "endTime clipping) and print a summary: the range, the variables, the highest filledNARatio and "
+                    "the gaps where every variable is missing (--json: every variable's filledNARatio, "
+                    "effectiveCount and first/last timestamps, and the gaps). Optionally write the aligned table as "
+                    "a OneTable CSV.",
     )
     _add_data_arguments(p)
     _add_align_arguments(p)
+    _add_dialect_arguments(p)
     p.add_argument("--output", "-o", help="write the aligned data here as a OneTable CSV (atomically)")
-    p.add_argument("--sep", default=",", help="column separator of the CSV files (default ','; ';' or '\\t' for "
-                                              "files saved that way)")
-    p.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of the numbers (default '.')")
-    p.set_defaults(handler=_prepare)
+    _add_json_flag(p)
+    p.set_defaults(handler=_prepare, render=lambda a, out: cli_text.prepare_text(out, a.output))
 
 
 def _prepare(args: argparse.Namespace) -> dict:
     from workbench import data
     from workbench._atomic import atomic_path
+    from workbench.contracts import format_timestamp
 
-    sep = "\t" if args.sep in ("\\t", "tab") else args.sep
     prepared = data.load(args.data_source, args.data_schema, start_time=args.start_time, end_time=args.end_time,
-                         align_policy=_align_policy(args), sep=sep, decimal=args.decimal)
+                         align_policy=_align_policy(args), **_dialect(args))
     if args.output:
         with atomic_path(args.output) as tmp:
             prepared.frame.rename_axis("timestamp").to_csv(tmp, date_format="%Y-%m-%dT%H:%M:%SZ")
+    index = prepared.frame.index
     return {
         "timestamps": len(prepared.frame),
+        "firstTimestamp": format_timestamp(index[0]),
+        "lastTimestamp": format_timestamp(index[-1]),
         "variables": prepared.variables,
         "variableStates": [s.to_json() for s in prepared.variable_states],
+        "gaps": [{"start": format_timestamp(g.start), "end": format_timestamp(g.end), "timestamps": int(g.timestamps),
+                  "seconds": g.duration.total_seconds(), "filled": bool(g.filled)} for g in prepared.gaps.itertuples()],
         "warnings": prepared.warnings,
     }
 
@@ -230,17 +247,19 @@ def _detection_summary(args: argparse.Namespace, result: dict) -> str:
 def _register_train(sub) -> None:
     p = sub.add_parser(
         "train", help="train a multivariate model (v1.1 training request)",
-        description="Train an MVAD model on a data source and register it. Waits for READY or FAILED and prints "
-                    "a summary (--json: the v1.1 model JSON with diagnosticsInfo and variableStates); exits 2 if "
-                    "the model ends FAILED.",
+        description="Train an MVAD model on a data source and register it. The data is read and checked first "
+                    "(bad data exits 2 with its coded error and registers nothing); then it trains, waits for READY "
+                    "or FAILED and prints a summary (--json: the v1.1 model JSON with diagnosticsInfo and "
+                    "variableStates); exits 2 if the model ends FAILED. To train in the background, run it in the "
+                    "shell's background and follow it with 'models list'.",
     )
     _add_data_arguments(p)
     _add_align_arguments(p)
-    p.add_argument("--sliding-window", type=int, default=300, help="slidingWindow, 28..2880 (default 300)")
+    _add_dialect_arguments(p)
+    p.add_argument("--sliding-window", type=int, default=SLIDING_WINDOW_DEFAULT,
+                   help=f"slidingWindow, 28..2880 (default {SLIDING_WINDOW_DEFAULT})")
     p.add_argument("--display-name", default="", help="displayName")
     p.add_argument("--epochs", type=int, default=EPOCHS_DEFAULT, help=f"training epochs (default {EPOCHS_DEFAULT})")
-    p.add_argument("--no-wait", action="store_true", help="return at once with status CREATED (poll with "
-                                                          "'models get')")
     _add_json_flag(p)
     p.set_defaults(handler=_train, render=_model_summary, failure=_job_failure)
 
@@ -252,7 +271,8 @@ def _train(args: argparse.Namespace) -> dict:
         body["startTime"] = args.start_time
     if args.end_time:
         body["endTime"] = args.end_time
-    return _client(args).train_multivariate_model(body, wait=not args.no_wait, epochs=args.epochs)
+    return _client(args).train_multivariate_model(body, wait=True, epochs=args.epochs, read_first=True,
+                                                  **_dialect(args))
 
 
 def _register_models(sub) -> None:
@@ -288,13 +308,15 @@ def _register_detect(sub) -> None:
         "detect", help="batch detection (detect-batch) with a trained model",
         description="Score a data source with a READY model and print a summary: anomaly count and the most severe "
                     "anomalies (--json or --output: the v1.1 result, one entry per timestamp). Rows before "
-                    "--start-time serve as history. Exits 2 if the detection ends FAILED.",
+                    "--start-time serve as history. The data is read and checked first (bad data exits 2 with its "
+                    "coded error and registers no result); exits 2 if the detection ends FAILED.",
     )
     p.add_argument("model_id", help=_MODEL_ID_HELP)
     p.add_argument("data_source", help="data source with exactly the model's variables (the model's dataSchema)")
     p.add_argument("--start-time", help="startTime (ISO-8601)")
     p.add_argument("--end-time", help="endTime (ISO-8601)")
     p.add_argument("--top-contributor-count", type=int, default=10, help="contributors per anomaly (default 10)")
+    _add_dialect_arguments(p)
     p.add_argument("--output", "-o", help="write the result JSON here (atomically) instead of printing it")
     _add_json_flag(p)
     p.set_defaults(handler=_detect, render=_detection_summary, json_view=_detection_json, failure=_job_failure)
@@ -306,7 +328,8 @@ def _detect(args: argparse.Namespace) -> dict:
         body["startTime"] = args.start_time
     if args.end_time:
         body["endTime"] = args.end_time
-    result = _client(args).detect_multivariate_batch_anomaly(args.model_id, body, wait=True)
+    result = _client(args).detect_multivariate_batch_anomaly(args.model_id, body, wait=True, read_first=True,
+                                                             **_dialect(args))
     if args.output:
         from workbench._atomic import atomic_write_text
 
@@ -410,10 +433,18 @@ def _serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from workbench.exceptions import ErrorCode, ValidationError
+    from workbench.exceptions import DataError, ErrorCode, ValidationError, file_not_found
     from workbench.server import ServerSettings, create_app
 
-    key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
+    if not 0 <= args.port <= 65535:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--port must be between 0 and 65535; got {args.port}")
+    try:
+        key = Path(args.api_key_file).read_text().strip() if args.api_key_file else os.environ.get("WORKBENCH_API_KEY")
+    except FileNotFoundError:
+        raise file_not_found(args.api_key_file, "the API key file") from None
+    except OSError as exc:
+        raise DataError(ErrorCode.FILE_NOT_READABLE, f"the API key file cannot be read ({exc.strerror or exc})",
+                        file=args.api_key_file) from None
     if not key:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "no API key: set WORKBENCH_API_KEY or pass --api-key-file")
     settings = ServerSettings(api_key=key, home=Path(args.home) if args.home else None,
@@ -536,6 +567,7 @@ def _register_fleet(sub) -> None:
     train.add_argument("--padding-value", type=float, help="paddingValue (with --fill-na-method Fixed)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--retrain", action="store_true", help="train every entity, even unchanged READY ones")
+    _add_dialect_arguments(train)
     _add_fleet_engine(train)
     train.set_defaults(handler=_fleet_train)
     detect = actions.add_parser("detect", help="batch-detect every entity with its newest READY model",
@@ -545,6 +577,7 @@ def _register_fleet(sub) -> None:
     detect.add_argument("--start-time", help="first timestamp to score (earlier rows serve as history)")
     detect.add_argument("--end-time", help="last timestamp to score")
     detect.add_argument("--top-contributor-count", type=int, default=10, help="topContributorCount (default 10)")
+    _add_dialect_arguments(detect)
     _add_fleet_engine(detect)
     detect.set_defaults(handler=_fleet_detect)
     report = actions.add_parser("report", help="the ranked fleet report from the registry",
@@ -587,7 +620,7 @@ def _fleet_train(args: argparse.Namespace) -> None:
         template["alignPolicy"] = {k: v for k, v in policy.items() if v is not None}
     report = train_fleet(args.source, {k: v for k, v in template.items() if v is not None}, name=args.name,
                          scheduler=args.scheduler, workers=args.workers, seed=args.seed, retrain=args.retrain,
-                         home=args.home, show_progress=args.progress, layout=args.layout)
+                         home=args.home, show_progress=args.progress, layout=args.layout, **_dialect(args))
     _fleet_output(args, report)
 
 
@@ -596,7 +629,8 @@ def _fleet_detect(args: argparse.Namespace) -> None:
 
     report = detect_fleet(args.source, name=args.name, start_time=args.start_time, end_time=args.end_time,
                           top_contributor_count=args.top_contributor_count, scheduler=args.scheduler,
-                          workers=args.workers, home=args.home, show_progress=args.progress, layout=args.layout)
+                          workers=args.workers, home=args.home, show_progress=args.progress, layout=args.layout,
+                          **_dialect(args))
     _fleet_output(args, report)
 
 

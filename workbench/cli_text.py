@@ -8,8 +8,35 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from workbench.contracts import DetectionResult, Model, format_timestamp
+from workbench.timegrid import duration_text
 
 TOP_ROWS = 5  # anomalies / points listed in a summary
+
+
+def prepare_text(body: dict[str, Any], output: str | None = None) -> str:
+    """``prepare``: the range, the variables, the highest filledNARatio and the gaps where every variable is
+    missing (the warnings went to stderr as ``DataWarning``)."""
+    states = body.get("variableStates") or []
+    names = [s["variable"] for s in states]
+    lines = [f"{body['timestamps']:,} timestamps {body['firstTimestamp']} .. {body['lastTimestamp']}, "
+             f"{len(body['variables'])} variables ({_names(body['variables'])})"]
+    filled = [s for s in states if s.get("filledNARatio")]
+    if filled:
+        worst = max(filled, key=lambda s: s["filledNARatio"])
+        lines.append(f"  filled values in {len(filled)} of {len(names)} variables; highest filledNARatio "
+                     f"{worst['filledNARatio']:.3f} ({worst['variable']})")
+    else:
+        lines.append("  no value filled (filledNARatio 0 for every variable)")
+    gaps = body.get("gaps") or []
+    if gaps:
+        longest = max(gaps, key=lambda g: g["timestamps"])
+        how = "filled" if all(g["filled"] for g in gaps) else "not filled"
+        lines.append(f"  {len(gaps)} gap{'s' if len(gaps) > 1 else ''} where every variable is missing, "
+                     f"{sum(g['timestamps'] for g in gaps):,} timestamps ({how}); the longest "
+                     f"{duration_text(longest['seconds'] * 10**9)}, {longest['start']} .. {longest['end']}")
+    lines.append(f"  aligned table: {output}" if output else "  variableStates and gaps: --json; the aligned "
+                                                             "table: --output FILE")
+    return "\n".join(lines)
 
 
 def model_text(document: dict[str, Any], *, errors: bool = True) -> str:

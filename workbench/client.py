@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench import univariate
 from workbench.contracts import EPOCHS_DEFAULT, MODELS_PAGE_DEFAULT, DetectionRequest, LastDetectionRequest, ModelInfo
-from workbench.data import SourcePolicy
+from workbench.data import CsvDialect, SourcePolicy
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.inference import detect_last
 from workbench.service import batch, lifecycle, models, training
@@ -33,12 +33,18 @@ class AnomalyDetectorClient:
 
     # ------------------------------------------------------------ multivariate models
 
-    def train_multivariate_model(self, model_info: dict[str, Any], *, wait: bool = False,
-                                 epochs: int | None = None) -> dict[str, Any]:
-        """Create a model and train it (in the background unless ``wait``); returns the model JSON."""
+    def train_multivariate_model(self, model_info: dict[str, Any], *, wait: bool = False, epochs: int | None = None,
+                                 sep: str = ",", decimal: str = ".", read_first: bool = False) -> dict[str, Any]:
+        """Create a model and train it (in the background unless ``wait``); returns the model JSON.
+
+        Not in the SDK: ``sep``/``decimal`` read CSVs written another way (``";"``, ``","`` as Excel saves
+        them in much of Europe); ``read_first`` reads the data before recording the model, so bad data
+        raises its coded error instead of leaving a FAILED model (the ``workbench`` command does).
+        """
         model = training.submit(self.registry, ModelInfo.from_json(model_info), wait=wait,
-                                epochs=epochs or self.epochs, seed=self.seed, executor=self.executor,
-                                source_policy=self.source_policy)
+                                epochs=self.epochs if epochs is None else epochs, seed=self.seed, executor=self.executor,
+                                source_policy=self.source_policy, dialect=CsvDialect.of(sep, decimal),
+                                read_first=read_first)
         return model.to_json()
 
     def get_multivariate_model(self, model_id: str) -> dict[str, Any]:
@@ -69,13 +75,18 @@ class AnomalyDetectorClient:
 
     # ------------------------------------------------------------ multivariate detection
 
-    def detect_multivariate_batch_anomaly(self, model_id: str, options: dict[str, Any], *,
-                                          wait: bool = False) -> dict[str, Any]:
-        """Start a batch detection; returns the result JSON with its ``resultId`` (poll it until READY)."""
+    def detect_multivariate_batch_anomaly(self, model_id: str, options: dict[str, Any], *, wait: bool = False,
+                                          sep: str = ",", decimal: str = ".",
+                                          read_first: bool = False) -> dict[str, Any]:
+        """Start a batch detection; returns the result JSON with its ``resultId`` (poll it until READY).
+
+        ``sep``, ``decimal`` and ``read_first`` as for :meth:`train_multivariate_model`.
+        """
         request = DetectionRequest.from_json(options)
         result = batch.submit(self.registry, self.registry.get_model(model_id),
                               lambda: self._detectors.get(model_id), request, wait=wait,
-                              source_policy=self.source_policy, executor=self.executor)
+                              source_policy=self.source_policy, executor=self.executor,
+                              dialect=CsvDialect.of(sep, decimal), read_first=read_first)
         return batch.get_result(self.registry, result.result_id).to_json()
 
     def get_multivariate_batch_detection_result(self, result_id: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from workbench.exceptions import ErrorCode, ValidationError
+from workbench.timegrid import parse_timestamps
 
 __all__ = [
     "auc_pr", "auc_roc", "best_f1", "best_point_adjusted_f1", "evaluate", "evaluate_detections", "f1_score",
@@ -373,10 +374,11 @@ def evaluate_detections(detections, labels, *, window: int = 100) -> dict[str, f
                 raise ValidationError(ErrorCode.BAD_ARGUMENT, "labels must be one column of 0/1 per timestamp; got "
                                                               f"the columns {', '.join(map(str, labels.columns))}")
             labels = labels.iloc[:, 0]
-        index = labels.index
-        if getattr(index, "tz", None) is None and getattr(frame.index, "tz", None) is not None:
-            raise ValidationError(ErrorCode.BAD_ARGUMENT, "labels must be indexed by UTC timestamps like the "
-                                                          "detections (read them with parse_dates and utc=True)")
+        try:  # the one timestamp rule: ISO text as read_csv leaves it, naive datetimes as UTC
+            labels = labels.set_axis(parse_timestamps(labels.index))
+        except ValidationError as bad:
+            raise ValidationError(bad.code, f"labels must be indexed by timestamps: {bad.message}",
+                                  row=bad.row) from None
         aligned = labels.reindex(frame.index)
         missing = aligned.isna().to_numpy()
         if missing.any():

@@ -9,6 +9,7 @@ the registry, so a model trained here is listed there.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ import pandas as pd
 
 from workbench import data
 from workbench.contracts import (
-    EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, TOP_CONTRIBUTOR_COUNT_DEFAULT, AlignPolicy, DataSchema, Model, ModelInfo,
+    EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, TOP_CONTRIBUTOR_COUNT_DEFAULT, AlignPolicy, DataSchema, DetectionRequest,
+    Model, ModelInfo,
 )
+from workbench.data import CsvDialect
 from workbench.exceptions import ErrorCode, ModelStateError
 from workbench.mvad.artifacts import load_model
 from workbench.mvad.inference import Detections, detect_last_series
-from workbench.mvad.pipeline import detect, prepare_detection, prepare_training
+from workbench.mvad.pipeline import check_training_arguments, detect, prepare_detection, prepare_training
 from workbench.service import lifecycle, models, training
 from workbench.service.registry import Registry
 
@@ -62,26 +65,33 @@ class MultivariateModel:
         progress: bool = True,
         wait: bool = True,
         registry: Registry | None = None,
+        sep: str = ",",
+        decimal: str = ".",
         **detector_params: Any,
     ) -> "MultivariateModel":
         """Train on a DataFrame (timestamp index or column) or a v1.1 ``dataSource``; returns the READY model.
 
         Raises the coded ``WorkbenchError`` when the request or the data is bad (before anything
-        is registered) or when training fails (the model then stays in the registry as FAILED).
-        With ``wait=False`` the data is read and training runs in the background, as in v1.1:
-        poll ``status``.
+        is registered) or when training fails (the model then stays in the registry as FAILED);
+        a misspelt keyword is a ``TypeError`` at once.  With ``wait=False`` a ``dataSource`` is read
+        and trained on in the background, as in v1.1: poll ``status``.  ``sep``/``decimal`` read CSVs
+        written another way (``decimal`` also text cells of a DataFrame), as in :func:`workbench.data.load`.
         """
         is_frame = isinstance(source, pd.DataFrame)
         request = ModelInfo.create("DataFrame" if is_frame else source, data_schema=data_schema,
                                    start_time=start_time, end_time=end_time, display_name=display_name,
                                    sliding_window=sliding_window, align_policy=align_policy)
+        check_training_arguments(detector_params, sliding_window=request.sliding_window, epochs=epochs, seed=seed,
+                                 caller="MultivariateModel.fit", own=inspect.signature(cls.fit).parameters)
+        dialect = CsvDialect.of(sep, decimal)
         registry = registry or Registry()
-        prepared = prepare_training(request, source if is_frame else None) if wait or is_frame else None
+        prepared = prepare_training(request, source if is_frame else None, dialect=dialect) if wait or is_frame \
+            else None
         bar = _progress_bar(epochs) if progress and wait else None
         try:
             model = training.submit(registry, request, prepared=prepared, wait=wait, epochs=epochs, seed=seed,
                                     progress=_advance(bar) if bar is not None else None,
-                                    detector_params=detector_params)
+                                    detector_params=detector_params, dialect=dialect)
         finally:
             if bar is not None:
                 bar.close()
@@ -127,21 +137,26 @@ class MultivariateModel:
     # ------------------------------------------------------------ detection
 
     def detect(self, source: pd.DataFrame | str, *, start_time=None, end_time=None,
-               top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT) -> Detections:
+               top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT, sep: str = ",",
+               decimal: str = ".") -> Detections:
         """Score a DataFrame or ``dataSource``; rows before ``start_time`` serve as history only."""
+        is_frame = isinstance(source, pd.DataFrame)
+        request = DetectionRequest.create("DataFrame" if is_frame else source, start_time=start_time,
+                                          end_time=end_time, top_contributor_count=top_contributor_count)
+        dialect = CsvDialect.of(sep, decimal)
         info = lifecycle.require_ready(self._model()).model_info
-        if isinstance(source, pd.DataFrame):
-            prepared = data.from_frame(source, start_time=start_time, end_time=end_time,
-                                       align_policy=info.align_policy)
+        if is_frame:
+            prepared = data.from_frame(source, start_time=request.start_time, end_time=request.end_time,
+                                       align_policy=info.align_policy, decimal=dialect.decimal)
         else:
-            prepared = prepare_detection(info, source, start_time, end_time)
-        return detect(self.detector, prepared, top_contributor_count)
+            prepared = prepare_detection(info, source, request.start_time, request.end_time, dialect=dialect)
+        return detect(self.detector, prepared, request.top_contributor_count)
 
     def detect_last(self, frame: pd.DataFrame, *, top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT) -> dict:
         """detect-last on the latest timestamp of a DataFrame (earlier rows are its history); the v1.1 JSON."""
+        top = DetectionRequest.create("DataFrame", top_contributor_count=top_contributor_count).top_contributor_count
         info = lifecycle.require_ready(self._model()).model_info
-        result = detect_last_series(self.detector, data.variables_from_frame(frame), info.align_policy,
-                                    top_contributor_count)
+        result = detect_last_series(self.detector, data.variables_from_frame(frame), info.align_policy, top)
         return result.to_json()
 
     def export(self, path: str | Path) -> Path:

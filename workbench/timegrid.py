@@ -40,6 +40,60 @@ def parse_timestamp(value: Any, *, field_name: str = "timestamp") -> pd.Timestam
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def parse_timestamps(values: Any) -> pd.DatetimeIndex:
+    """Many timestamps by the rule of :func:`parse_timestamp`, vectorised: a UTC ``DatetimeIndex`` in ns.
+
+    ``values`` is a pandas Index (a DataFrame's or a Series' index: datetimes, or ISO-8601 text as
+    ``read_csv(..., index_col="timestamp")`` leaves it), a Series, an array or a list.  Naive datetimes
+    are UTC.  The first blank or non-ISO entry raises ``ValidationError`` (``InvalidTimestampFormat``)
+    with its 0-based position as ``row``; callers add the file or variable and turn it into a line.
+    """
+    if isinstance(values, (list, tuple)):
+        pass  # a v1.1 body's list (the detect-last hot path): pandas refuses numbers with format="ISO8601"
+    elif isinstance(values, pd.DatetimeIndex) or pd.api.types.is_datetime64_any_dtype(getattr(values, "dtype", None)):
+        index = pd.DatetimeIndex(values)
+        if index.hasnans:
+            raise _no_timestamp(int(np.flatnonzero(index.isna())[0]))
+        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        return index.as_unit("ns")
+    else:
+        values = values if isinstance(values, (pd.Index, pd.Series, np.ndarray)) else np.asarray(values)
+        if values.dtype.kind != "U" and pd.api.types.infer_dtype(values, skipna=False) not in (
+                "string", "empty", "datetime", "datetime64"):
+            _check_each(values)
+    try:
+        # whitespace around a timestamp is allowed, as in CSV cells
+        parsed = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True))
+    except (ValueError, TypeError, OverflowError, Warning):  # Warning: numbers, where warnings are errors
+        parsed = None
+    if parsed is None or parsed.hasnans:
+        _check_each(values)
+        where = 0 if parsed is None else int(np.flatnonzero(parsed.isna())[0])
+        raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(np.asarray(values, dtype=object)[where]),
+                              row=where)
+    return parsed.as_unit("ns")
+
+
+def _check_each(values: Any) -> None:
+    """Raise the error of the first entry of ``values`` that is not a timestamp (the slow path, for errors)."""
+    for i, value in enumerate(values):
+        if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)) or \
+                (isinstance(value, str) and not value.strip()):
+            raise _no_timestamp(i)
+        if isinstance(value, (pd.Timestamp, dt.datetime, np.datetime64)):
+            continue
+        if not isinstance(value, str):
+            raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(value), row=i)
+        try:
+            pd.to_datetime(value, format="ISO8601", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(value), row=i) from None
+
+
+def _no_timestamp(position: int) -> ValidationError:
+    return ValidationError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", row=position)
+
+
 _DAY_MONTH = re.compile(
     r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*$"
 )
@@ -223,6 +277,33 @@ def snap(timestamps: pd.DatetimeIndex, granularity: str | TimeGranularity, inter
     ns = ts.asi8 - anchor
     snapped = (np.floor_divide(ns + step // 2, step) * step) + anchor
     return pd.DatetimeIndex(snapped, tz=ts.tz).as_unit("ns")
+
+
+def regular_step(ns: np.ndarray) -> int:
+    """The step (ns) between sorted timestamps that more than half of their steps are; 0 when none is.
+
+    The median of the steps is that step whenever one exists, so this is linear (no sort), and a
+    regular series with no gap costs one comparison per row.
+    """
+    if len(ns) < 3:
+        return int(ns[1] - ns[0]) if len(ns) == 2 else 0
+    steps = np.diff(ns)
+    first = steps[0]
+    if (steps == first).all():
+        return int(first)
+    candidate = np.partition(steps, len(steps) // 2)[len(steps) // 2]
+    return int(candidate) if candidate > 0 and 2 * int((steps == candidate).sum()) > len(steps) else 0
+
+
+def duration_text(delta: pd.Timedelta | int) -> str:
+    """A duration for people: ``2 h 48 min``, ``1 min``, ``30 s``, ``0 s`` (an int is nanoseconds)."""
+    seconds = int(round(pd.Timedelta(delta).total_seconds()))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts) or "0 s"
 
 
 def step_text(granularity: str | TimeGranularity, interval: int) -> str:

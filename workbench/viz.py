@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.postprocess import EPISODE_COLUMNS, flagged
+from workbench.timegrid import duration_text, parse_timestamp, parse_timestamps  # noqa: F401 (duration_text: API)
 
 SEVERITY_COLORSCALE = "YlOrRd"
 MAX_POINTS = 20_000
@@ -206,6 +207,7 @@ def timeline_figure(
     The trace of flagged points is named ``anomalies``.
     """
     _require_columns(scores, ["is_anomaly", "severity", "score"], "scores")
+    scores = _time_indexed(scores, "scores")
     _check_positive(max_points, "max_points")
     _check_positive(max_variables, "max_variables")
     frame = None
@@ -246,7 +248,7 @@ def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, thres
     pairs = _contributor_pairs(episode["top_contributors"])[:top] if top else \
         _contributor_pairs(episode["top_contributors"])
     pairs = [(v, s) for v, s in pairs if v in frame.columns]
-    start, end = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
+    start, end = parse_timestamp(episode["start"], field_name="start"), parse_timestamp(episode["end"], field_name="end")
     lo = max(0, int(frame.index.searchsorted(start, side="left")) - context)   # index units may be us or ns
     hi = min(len(frame), int(frame.index.searchsorted(end, side="right")) + context)
     window = frame.iloc[lo:hi]
@@ -258,6 +260,7 @@ def episode_figure(values, episode, *, scores: pd.DataFrame | None = None, thres
                                                                      for v, s in pairs]))
     if scores is not None:
         _require_columns(scores, ["is_anomaly", "severity", "score"], "scores")
+        scores = _time_indexed(scores, "scores")
         near = scores.loc[window.index[0]:window.index[-1]] if len(window) else scores.iloc[:0]
         _score_panel(fig, near, flagged(near), threshold, max_points, panels, colorbar=False, release=release)
     first = 2 if scores is not None else 1
@@ -300,17 +303,6 @@ def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
         "mean severity": episodes["mean_severity"].round(3),
         "top contributors": [", ".join(f"{v} ({s:.2f})" for v, s in pairs) for pairs in episodes["top_contributors"]],
     })
-
-
-def duration_text(delta: pd.Timedelta) -> str:
-    """A duration for people: ``2 h 48 min``, ``1 min``, ``30 s``, ``0 s``."""
-    seconds = int(round(pd.Timedelta(delta).total_seconds()))
-    parts = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    return " ".join(parts) or "0 s"
 
 
 def univariate_figure(result: pd.DataFrame, change_points: pd.DataFrame | None = None, *,
@@ -382,10 +374,22 @@ def _values_and_filled(data, filled, name: str) -> tuple[pd.DataFrame, pd.DataFr
     else:
         frame = data
     _require_frame(frame, name)
+    frame = _time_indexed(frame, name)
     if filled is not None:
         _require_frame(filled, "filled")
-        filled = filled.reindex(index=frame.index, columns=frame.columns, fill_value=False).astype(bool)
+        filled = _time_indexed(filled, "filled").reindex(index=frame.index, columns=frame.columns, fill_value=False).astype(bool)
     return frame, filled
+
+
+def _time_indexed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` on a UTC DatetimeIndex by the one timestamp rule (ISO text as ``read_csv(..., index_col=
+    "timestamp")`` leaves it, naive datetimes as UTC), or with its ``timestamp`` column as the index."""
+    if "timestamp" in frame.columns and not isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.set_index("timestamp")
+    try:
+        return frame.set_axis(parse_timestamps(frame.index).rename(frame.index.name), axis=0)
+    except ValidationError as bad:
+        raise ValidationError(bad.code, f"{name}: the index is not timestamps: {bad.message}", row=bad.row) from None
 
 
 def _ranked_variables(frame, contributions, mask, count: int) -> list:

@@ -276,17 +276,24 @@ class DetectionRequest(_Contract):
     end_time: pd.Timestamp | None = None
 
     @classmethod
+    def create(cls, data_source: str, *, top_contributor_count: Any = None, start_time: Any = None,
+               end_time: Any = None) -> "DetectionRequest":
+        """A validated detection request from Python values (the pandas front door's way in)."""
+        if not isinstance(data_source, str) or not data_source:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
+        start, end = time_range(start_time, end_time)
+        top = _integer(
+            top_contributor_count, "topContributorCount", 1, MAX_VARIABLES,
+            TOP_CONTRIBUTOR_COUNT_DEFAULT, ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT,
+        )
+        return cls(data_source, top, start, end)
+
+    @classmethod
     def from_json(cls, body: Any) -> "DetectionRequest":
         body = _require_mapping(body, "the detection request")
         source = _string(body, "dataSource", required=False) or _string(body, "source", required=False)
-        if not source:
-            raise ValidationError(ErrorCode.BAD_ARGUMENT, "'dataSource' is required")
-        start, end = time_range(body.get("startTime"), body.get("endTime"))
-        top = _integer(
-            body.get("topContributorCount"), "topContributorCount", 1, MAX_VARIABLES,
-            TOP_CONTRIBUTOR_COUNT_DEFAULT, ErrorCode.INVALID_TOP_CONTRIBUTOR_COUNT,
-        )
-        return cls(source, top, start, end)
+        return cls.create(source or "", top_contributor_count=body.get("topContributorCount"),
+                          start_time=body.get("startTime"), end_time=body.get("endTime"))
 
 
 @dataclass(frozen=True)

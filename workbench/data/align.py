@@ -5,6 +5,13 @@ Filling uses all the data of the source, then the result is clipped to
 Leading gaps that ``Previous`` cannot fill take the first value, and trailing
 gaps that ``Subsequent`` or ``Linear`` cannot fill take the last one, so a
 prepared frame never holds NaN.
+
+With ``alignMode`` Outer the timestamps are laid on the data's regular grid (the step more than half
+of them are apart) when they all lie on it: timestamps missing in *every* variable become rows too,
+filled like any missing cell and counted in ``filledNARatio``, as the v1.1 service measured variables
+against the time grid of the requested range (its sample training response: 1,999 of 2,000 minutes,
+``filledNARatio`` 0.0005).  Inner keeps only the timestamps every variable has.
+Either way :meth:`AlignedData.gaps` lists the stretches where every variable is missing.
 """
 from __future__ import annotations
 
@@ -13,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.contracts import AlignMode, AlignPolicy, FillNAMethod, VariableState
+from workbench.contracts import MAX_TIMESTAMPS, AlignMode, AlignPolicy, FillNAMethod, VariableState
 from workbench.exceptions import DataError, ErrorCode
+from workbench.timegrid import duration_text, format_timestamp, regular_step
 
 
 @dataclass
@@ -23,13 +31,53 @@ class AlignedData:
 
     frame: pd.DataFrame          # (T, V) float64 on a UTC DatetimeIndex
     observed: np.ndarray         # (T, V) bool: False where a value was filled
+    step: int = 0                # ns between timestamps on the data's regular grid; 0: no regular grid
+    unfilled: str = ""           # why timestamps missing in every variable were not filled in (empty: they were)
 
     def clip(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "AlignedData":
         """Rows in ``[start, end]`` (bounds outside the data are clipped to it, as v1.1 did)."""
         stamps = self.frame.index.asi8
         lo = 0 if start is None else int(np.searchsorted(stamps, start.value, side="left"))
         hi = len(stamps) if end is None else int(np.searchsorted(stamps, end.value, side="right"))
-        return AlignedData(self.frame.iloc[lo:hi], self.observed[lo:hi])
+        return AlignedData(self.frame.iloc[lo:hi], self.observed[lo:hi], self.step, self.unfilled)
+
+    def gaps(self) -> pd.DataFrame:
+        """Stretches where every variable is missing, in time order: ``start`` and ``end`` (the first and last
+        missing timestamp), ``timestamps`` (how many), ``duration`` and ``filled`` (rows filled by
+        ``fillNAMethod``; False: the index jumps over those points of the grid)."""
+        stamps = self.frame.index.asi8
+        rows = []
+        empty = ~self.observed.any(axis=1) if self.observed.size else np.zeros(len(stamps), dtype=bool)
+        if empty.any():  # runs of rows no variable observed: filled
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], empty.view(np.int8), [0]))))
+            rows += [(stamps[a], stamps[b - 1], b - a, True) for a, b in zip(edges[::2], edges[1::2])]
+        if self.step and len(stamps) > 1:  # jumps of the index over grid points: not filled
+            missing = np.diff(stamps) // self.step - 1
+            rows += [(stamps[i] + self.step, stamps[i + 1] - self.step, int(missing[i]), False)
+                     for i in np.flatnonzero(missing > 0)]
+        gaps = pd.DataFrame(rows, columns=["start", "end", "timestamps", "filled"])
+        gaps["start"] = pd.to_datetime(gaps["start"].astype(np.int64), utc=True)
+        gaps["end"] = pd.to_datetime(gaps["end"].astype(np.int64), utc=True)
+        gaps.insert(3, "duration", gaps["end"] - gaps["start"] + pd.Timedelta(self.step))
+        return gaps.sort_values("start", ignore_index=True)
+
+    def gaps_note(self, policy: AlignPolicy, shown: int = 3) -> str:
+        """The gaps in a sentence (empty when there are none): how many timestamps, how they were handled, and
+        the longest ``shown`` with where they are and how long."""
+        gaps = self.gaps()
+        if gaps.empty:
+            return ""
+        count, many = int(gaps["timestamps"].sum()), len(gaps) > 1
+        longest = gaps.sort_values(["timestamps", "start"], ascending=[False, True]).head(shown)
+        listed = "; ".join(f"{duration_text(g.duration) if self.step else _count(g.timestamps)} from "
+                           f"{format_timestamp(g.start)} to {format_timestamp(g.end)}" for g in longest.itertuples())
+        more = f"; and {len(gaps) - shown} shorter" if len(gaps) > shown else ""
+        where = f"in {len(gaps)} gap{'s' if many else ''}: {'the longest ' if many else ''}{listed}{more}"
+        if gaps["filled"].all():
+            return (f"every variable is missing at {_count(count)} {where} "
+                    f"(filled by fillNAMethod {policy.fill_na_method.value}, counted in filledNARatio)")
+        return (f"the timestamps skip {count:,} point{'s' if count > 1 else ''} of their {duration_text(self.step)} "
+                f"grid {where} (not filled in: {self.unfilled or 'see alignMode'})")
 
     def variable_states(self) -> list[VariableState]:
         """``variableStates`` sorted by ``filledNARatio`` descending (ties keep the variables' order)."""
@@ -58,22 +106,49 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
             ErrorCode.NOT_ENOUGH_DATA,
             "the variables share no timestamp (alignMode Inner keeps only timestamps present in every variable)",
         )
+    step = regular_step(stamps)
+    stamps, unfilled = _on_grid(stamps, step, policy.align_mode)
     # column-major: each variable is contiguous (fast fills), and pandas can wrap it without a copy
     values = np.full((stamps.size, len(names)), np.nan, order="F")
+    placed = None  # the previous variable's (index, rows, kept): a OneTable's variables share their index
     for j, (name, own) in enumerate(zip(names, indexes)):
         series = variables[name].to_numpy(dtype=np.float64)
         if own.size == stamps.size and np.array_equal(own, stamps):
             values[:, j] = series
             continue
-        pos = np.searchsorted(stamps, own)
-        keep = (pos < stamps.size) & (stamps[np.minimum(pos, stamps.size - 1)] == own)
-        values[pos[keep], j] = series[keep]
+        if placed is None or not (placed[0] is own or (placed[0].size == own.size and np.array_equal(placed[0], own))):
+            pos = np.searchsorted(stamps, own)
+            placed = (own, pos, (pos < stamps.size) & (stamps[np.minimum(pos, stamps.size - 1)] == own))
+        _, pos, keep = placed
+        if keep.all():
+            values[pos, j] = series
+        else:
+            values[pos[keep], j] = series[keep]
     observed = ~np.isnan(values)
     for j, name in enumerate(names):
         if not observed[:, j].all():
-            values[:, j] = _fill(values[:, j], observed[:, j], stamps, policy, name)
+            _fill(values[:, j], observed[:, j], stamps, policy, name)
     index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
-    return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed)
+    return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed, step, unfilled)
+
+
+def _count(timestamps: int) -> str:
+    return f"{timestamps:,} timestamp{'s' if timestamps != 1 else ''}"
+
+
+def _on_grid(stamps: np.ndarray, step: int, mode: AlignMode) -> tuple[np.ndarray, str]:
+    """Every point of the regular grid from the first timestamp to the last (Outer), and why not, if not."""
+    if not step or stamps.size < 2 or stamps[-1] - stamps[0] == step * (stamps.size - 1):
+        return stamps, ""  # no regular grid, or no timestamp missing from it
+    if mode is AlignMode.INNER:
+        return stamps, "alignMode Inner keeps only the timestamps every variable has; Outer fills them"
+    if ((stamps - stamps[0]) % step).any():
+        return stamps, f"the timestamps are not all on one {duration_text(step)} grid"
+    size = (stamps[-1] - stamps[0]) // step + 1
+    if size > MAX_TIMESTAMPS:
+        return stamps, f"they would make {size:,} timestamps, over the {MAX_TIMESTAMPS:,} limit"
+    return np.arange(stamps[0], stamps[-1] + step, step, dtype=np.int64), ""
+
 
 
 def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
@@ -93,12 +168,17 @@ def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
     return merged[keep]
 
 
-def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: AlignPolicy, name: str) -> np.ndarray:
+def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: AlignPolicy, name: str) -> None:
+    """Fill the missing cells of ``column`` in place; only those are computed, so a short hole in a long
+    column costs little more than finding it."""
     method = policy.fill_na_method
+    missing = np.flatnonzero(~observed)
     if method is FillNAMethod.ZERO:
-        return np.where(observed, column, 0.0)
+        column[missing] = 0.0
+        return
     if method is FillNAMethod.FIXED:
-        return np.where(observed, column, float(policy.padding_value))
+        column[missing] = float(policy.padding_value)
+        return
     rows = np.flatnonzero(observed)
     if rows.size == 0:
         raise DataError(
@@ -106,15 +186,12 @@ def _fill(column: np.ndarray, observed: np.ndarray, stamps: np.ndarray, policy: 
             f"variable '{name}' has no value to fill from; use fillNAMethod Zero or Fixed, or drop the variable",
             column=name,
         )
-    if method is FillNAMethod.LINEAR:
-        offsets = (stamps - stamps[0]).astype(np.float64)
-        return np.interp(offsets, offsets[rows], column[rows])
-    if method is FillNAMethod.PREVIOUS:
-        source = np.maximum.accumulate(np.where(observed, np.arange(column.size), -1))
-        source[source < 0] = rows[0]
-        return column[source]
-    # Subsequent: the next observed value, the last one for a trailing gap
-    idx = np.where(observed, np.arange(column.size), column.size)
-    source = np.minimum.accumulate(idx[::-1])[::-1]
-    source[source >= column.size] = rows[-1]
-    return column[source]
+    if method is FillNAMethod.LINEAR:  # time-weighted; beyond the ends, the first or last value
+        column[missing] = np.interp((stamps[missing] - stamps[0]).astype(np.float64),
+                                    (stamps[rows] - stamps[0]).astype(np.float64), column[rows])
+        return
+    after = np.searchsorted(rows, missing)  # the first observed row after each missing one
+    if method is FillNAMethod.PREVIOUS:  # a leading gap takes the first value
+        column[missing] = column[rows[np.maximum(after - 1, 0)]]
+    else:  # Subsequent: the next observed value, the last one for a trailing gap
+        column[missing] = column[rows[np.minimum(after, rows.size - 1)]]

@@ -19,11 +19,12 @@ from workbench.data.align import AlignedData, align
 from workbench.data.sources import SourcePolicy, resolve
 from workbench.data.tables import CellError, CsvDialect, numeric_values, read_variables
 from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchWarning
-from workbench.timegrid import not_iso_message
+from workbench.timegrid import parse_timestamps
 
 
 class DataWarning(WorkbenchWarning):
-    """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps)."""
+    """Data that can be used but is likely to give a weak model (e.g. under 5,000 timestamps, a gap where every
+    variable is missing)."""
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PreparedData:
     history: AlignedData                # every aligned row of the source
     variable_states: list[VariableState]
     warnings: list[str] = field(default_factory=list)
+    gaps: pd.DataFrame | None = None    # where every variable is missing in [startTime, endTime] (AlignedData.gaps)
 
     @property
     def variables(self) -> list[str]:
@@ -100,8 +102,9 @@ def variables_from_frame(frame: pd.DataFrame, *, decimal: str = ".") -> dict[str
     if "timestamp" in data.columns:
         data = data.set_index("timestamp")
     index = _frame_index(data.index)
-    if index.has_duplicates:
-        first, second = np.flatnonzero(index.duplicated(keep=False))[:2]
+    if index.has_duplicates:  # the first repeat and the row it repeats, as frame.iloc[row] finds them
+        second = int(np.flatnonzero(index.duplicated())[0])
+        first = int(np.flatnonzero(index[:second] == index[second])[0])
         raise DataError(ErrorCode.DUPLICATE_TIMESTAMP,
                         f"timestamp {format_timestamp(index[second])} appears twice (rows {first} and {second})",
                         column="timestamp", row=int(second))
@@ -138,25 +141,17 @@ def _check_frame_separator(frame: pd.DataFrame) -> None:
 
 
 def _frame_index(index: pd.Index) -> pd.DatetimeIndex:
-    """The index as UTC timestamps; a non-ISO one is refused at its first bad row, as in CSV files."""
-    if isinstance(index, pd.DatetimeIndex):
-        return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    """The index as UTC timestamps by the one rule (:func:`workbench.timegrid.parse_timestamps`); a non-ISO
+    one is refused at its first bad row, as in CSV files."""
     if pd.api.types.is_numeric_dtype(index) or pd.api.types.is_bool_dtype(index):
         raise DataError(ErrorCode.INVALID_TIMESTAMP,
                         "the DataFrame has no 'timestamp' column and its index holds numbers, not timestamps: read "
                         "it with pandas.read_csv(..., index_col='timestamp') or call set_index('timestamp')",
                         column="timestamp")
-    text = pd.Series(index, dtype="object").astype("string").str.strip()
-    missing = (text.isna() | (text == "")).to_numpy()
-    if missing.any():
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", column="timestamp",
-                        row=int(np.flatnonzero(missing)[0]))
-    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(text.iloc[first]), column="timestamp", row=first)
-    return pd.DatetimeIndex(parsed)
+    try:
+        return parse_timestamps(index)
+    except ValidationError as bad:
+        raise DataError(bad.code, bad.message, column="timestamp", row=bad.row) from None
 
 
 def _label(value) -> str:
@@ -185,7 +180,11 @@ def _prepare(variables, policy, start, end, min_timestamps, *, label) -> Prepare
     if min_timestamps > 1 and rows < RECOMMENDED_MIN_TIMESTAMPS:
         notes.append(f"only {rows:,} timestamps; at least {RECOMMENDED_MIN_TIMESTAMPS:,} are recommended for training")
         warnings.warn(notes[-1], DataWarning, stacklevel=3)
-    return PreparedData(clipped.frame, history, clipped.variable_states(), notes)
+    gaps = clipped.gaps_note(policy)
+    if gaps:
+        notes.append(gaps)
+        warnings.warn(notes[-1], DataWarning, stacklevel=3)
+    return PreparedData(clipped.frame, history, clipped.variable_states(), notes, clipped.gaps())
 
 
 def _schema(value: DataSchema | str) -> DataSchema:

@@ -20,7 +20,7 @@ import pandas as pd
 from workbench.contracts import DataSchema
 from workbench.data.sources import CsvTable, RawSource
 from workbench.exceptions import DataError, ErrorCode, ValidationError
-from workbench.timegrid import not_iso_message
+from workbench.timegrid import parse_timestamps
 
 TIMESTAMP_COLUMN = "timestamp"
 VALUE_COLUMN = "value"
@@ -189,15 +189,15 @@ def _check_separator(first_line: str, head: bytes, dialect: CsvDialect, table: C
         if next(csv.reader([first_line], delimiter=sep), [""])[0].strip() != TIMESTAMP_COLUMN:
             continue
         shown = "'\\t'" if sep == "\t" else repr(sep)
-        advice = f"sep={shown}"
+        advice, flags = f"sep={shown}", f"--sep {shown}"
         lines = head.decode("utf-8-sig", errors="replace").splitlines()[1:20]
         if dialect.decimal == "." and any(_DECIMAL_COMMA.match(f.strip()) for line in lines
                                           for f in line.split(sep)[1:]):
-            advice += ", decimal=','"
+            advice, flags = advice + ", decimal=','", flags + " --decimal ','"
         raise DataError(
             ErrorCode.INVALID_SEPARATOR,
             f"the columns are separated by {name}, not {_SEPARATORS.get(dialect.sep, repr(dialect.sep))}: pass "
-            f"{advice} (workbench.data.load or pandas.read_csv), or save the file comma-separated",
+            f"{advice} (in Python; {flags} to the workbench command), or save the file comma-separated",
             file=table.origin, row=1,
         )
 
@@ -278,22 +278,12 @@ def _check_row_lengths(text: str, width: int, table: CsvTable, dialect: CsvDiale
 
 
 def _parse_timestamps(column: pd.Series, table: CsvTable) -> pd.DatetimeIndex:
-    raw = column.astype("string").str.strip()
-    missing = raw.isna() | (raw == "")
-    if missing.any():
-        line = int(np.flatnonzero(missing.to_numpy())[0]) + 2
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, "a row has no timestamp", file=table.origin,
-                        column=TIMESTAMP_COLUMN, row=line)
-    parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            ErrorCode.INVALID_TIMESTAMP,
-            not_iso_message(raw.iloc[first]),
-            file=table.origin, column=TIMESTAMP_COLUMN, row=first + 2,
-        )
-    return pd.DatetimeIndex(parsed).as_unit("ns")
+    """The timestamp cells by the one rule (:func:`workbench.timegrid.parse_timestamps`); errors name the line."""
+    try:
+        return parse_timestamps(column)
+    except ValidationError as bad:
+        raise DataError(bad.code, bad.message, file=table.origin, column=TIMESTAMP_COLUMN,
+                        row=None if bad.row is None else bad.row + 2) from None
 
 
 def _sorted_unique_order(index: pd.DatetimeIndex, table: CsvTable) -> np.ndarray:

@@ -8,6 +8,7 @@ result.  ``fleet_report`` reads the fleet back from the registry as one ranked r
 """
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,15 +18,17 @@ from typing import Any
 import pandas as pd
 
 from workbench.contracts import (
+    EPOCHS_DEFAULT,
+    SLIDING_WINDOW_DEFAULT,
     TOP_CONTRIBUTOR_COUNT_DEFAULT,
+    DetectionRequest,
     ModelStatus,
-    format_timestamp,
-    parse_timestamp,
 )
-from workbench.exceptions import ErrorCode
+from workbench.exceptions import ErrorCode, ValidationError
 from workbench.fleet import engine, tasks
 from workbench.fleet.report import build_report, entity_row
 from workbench.fleet.sources import Fleet, load_fleet
+from workbench.mvad.pipeline import check_training_arguments
 from workbench.service import fleet_store
 from workbench.service.registry import Registry
 
@@ -33,14 +36,20 @@ from workbench.service.registry import Registry
 def train_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None = None, *, name: str | None = None,
                 client: Any = None, scheduler: str | None = None, workers: int | None = None, seed: int = 0,
                 retrain: bool = False, home: str | Path | None = None, show_progress: bool = True,
-                layout: str = "auto", **detector_params: Any) -> pd.DataFrame:
+                layout: str = "auto", sep: str = ",", decimal: str = ".", **detector_params: Any) -> pd.DataFrame:
     """Train one model per entity; returns the fleet report (``report.attrs["run"]`` has the run's counts).
 
     ``template`` is the v1.1 training body shared by all entities (``slidingWindow``, ``alignPolicy``,
     ``startTime``, ``endTime``, ``epochs``); a manifest's columns override it per entity.  ``name`` is the
-    fleet's name in the registry (default: the source's name).
+    fleet's name in the registry (default: the source's name); ``sep``/``decimal`` say how its CSVs are
+    written (``";"``, ``","`` as Excel saves them in much of Europe).
     """
-    fleet = load_fleet(source, template, name=name, layout=layout)
+    engine.check_engine(client, scheduler, workers)
+    fleet = load_fleet(source, template, name=name, layout=layout, sep=sep, decimal=decimal)
+    shared = dict(template or {})
+    check_training_arguments(detector_params, sliding_window=shared.get("slidingWindow") or SLIDING_WINDOW_DEFAULT,
+                             epochs=shared.get("epochs") or EPOCHS_DEFAULT, seed=seed, caller="train_fleet",
+                             own=inspect.signature(train_fleet).parameters)
     registry = Registry(home)
     started = time.perf_counter()
     ready = fleet_store.ready_models(registry, fleet.name)
@@ -63,7 +72,8 @@ def train_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None =
         with engine.connect(client, scheduler=scheduler, workers=workers, show_dashboard=show_progress) as dask:
             futures = {
                 dask.submit(tasks.train_entity, entity.name, entity.body, entity.frame, seed=seed,
-                            detector_params=detector_params, key=_key("train", entity.name), pure=False):
+                            detector_params=detector_params, dialect=fleet.dialect, key=_key("train", entity.name),
+                            pure=False):
                 (entity, fingerprint)
                 for entity, fingerprint in todo
             }
@@ -83,20 +93,22 @@ def detect_fleet(source: str | Path | Fleet, *, name: str | None = None, start_t
                  end_time: str | None = None, top_contributor_count: int = TOP_CONTRIBUTOR_COUNT_DEFAULT,
                  client: Any = None, scheduler: str | None = None, workers: int | None = None,
                  home: str | Path | None = None, show_progress: bool = True, layout: str = "auto",
-                 recent: int = 10) -> pd.DataFrame:
+                 recent: int = 10, sep: str = ",", decimal: str = ".") -> pd.DataFrame:
     """Batch-detect every entity with its newest READY model; returns the ranked fleet report.
 
     ``source`` holds the data to score (the training source or new data with the same entities); ``name``
     is the fleet the models were trained under (default: the source's name).  Rows before ``start_time``
     serve as the sliding window's history, as in a single batch detection.
     """
-    fleet = load_fleet(source, None, name=name, layout=layout)
+    _check_recent(recent)
+    engine.check_engine(client, scheduler, workers)
+    fleet = load_fleet(source, None, name=name, layout=layout, sep=sep, decimal=decimal)
     registry = Registry(home)
     started = time.perf_counter()
     ready = fleet_store.ready_models(registry, fleet.name)
-    setup = {"topContributorCount": int(top_contributor_count)}
-    setup.update({k: format_timestamp(parse_timestamp(v, field_name=k)) for k, v in
-                  (("startTime", start_time), ("endTime", end_time)) if v is not None})
+    checked = DetectionRequest.create(fleet.origin or fleet.name, top_contributor_count=top_contributor_count,
+                                      start_time=start_time, end_time=end_time)  # before any work is done
+    setup = {k: v for k, v in checked.to_json().items() if k != "dataSource"}
     run = {"fleet": fleet.name, "entities": len(fleet), "scored": 0, "failed": 0, "no_model": 0,
            "task_seconds": 0.0, "task_cpu_seconds": 0.0}
     todo = [e for e in fleet.entities if e.name in ready]
@@ -108,8 +120,8 @@ def detect_fleet(source: str | Path | Fleet, *, name: str | None = None, start_t
                 model_id = ready[entity.name].model_id
                 future = dask.submit(tasks.detect_entity, entity.name, fleet_store.model_files(registry, model_id),
                                      entity.data_source, entity.frame, start_time=setup.get("startTime"),
-                                     end_time=setup.get("endTime"), top_contributor_count=int(top_contributor_count),
-                                     key=_key("detect", entity.name), pure=False)
+                                     end_time=setup.get("endTime"), top_contributor_count=checked.top_contributor_count,
+                                     dialect=fleet.dialect, key=_key("detect", entity.name), pure=False)
                 futures[future] = (entity, model_id)
             for future, outcome in _completed(dask, futures, "detection", show_progress):
                 entity, model_id = futures[future]
@@ -131,6 +143,7 @@ def fleet_report(name: str, *, home: str | Path | None = None, entities: list[st
     ``entities`` limits the report to these (an entity without a model shows as NO_MODEL); ``recent`` is how
     many of the last scored rows count as "now".
     """
+    _check_recent(recent)
     registry = Registry(home)
     models = fleet_store.fleet_models(registry, name)
     rows = []
@@ -188,6 +201,11 @@ def _completed(client, futures: dict, what: str, show_progress: bool):
         bar.close()
         if pending:  # interrupted: stop what is still queued; the finished entities are already recorded
             client.cancel(list(pending))
+
+
+def _check_recent(recent: Any) -> None:
+    if isinstance(recent, bool) or not isinstance(recent, int) or recent < 1:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"recent must be a positive integer; got {recent!r}")
 
 
 def _key(kind: str, entity: str) -> str:

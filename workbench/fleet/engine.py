@@ -26,6 +26,14 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def check_engine(client: Any = None, scheduler: str | None = None, workers: Any = None) -> None:
+    """The engine arguments of a fleet run, checked before any work is done or recorded."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"workers must be a positive integer; got {workers!r}")
+    if client is not None and scheduler:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, "pass either a Dask client or a scheduler address, not both")
+
+
 def open_client(scheduler: str | None = None, *, workers: int | None = None, threads: int = 1,
                 show_dashboard: bool = True):
     """A ``distributed.Client``: to ``scheduler``, or to a new LocalCluster that ``client.close()`` shuts down.
@@ -34,8 +42,7 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None, thr
     """
     from distributed import Client
 
-    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"workers must be a positive integer; got {workers!r}")
+    check_engine(None, scheduler, workers)
     if scheduler:
         try:
             client = Client(scheduler, timeout="30s")
@@ -55,8 +62,7 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None, thr
 def connect(client: Any = None, *, scheduler: str | None = None, workers: int | None = None,
             threads: int = 1, show_dashboard: bool = True) -> Iterator[Any]:
     """The client for one fleet run: ``client`` as given (left open), else one :func:`open_client` closes after."""
-    if client is not None and scheduler:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, "pass either a Dask client or a scheduler address, not both")
+    check_engine(client, scheduler, workers)
     if client is not None:
         client.register_plugin(TorchThreads(threads), name=TORCH_PLUGIN)
         yield client

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from workbench.contracts import EPOCHS_DEFAULT, ModelInfo
+from workbench.data import CsvDialect
 from workbench.exceptions import DataError, ErrorCode, ValidationError, WorkbenchError
 
 ENTITY = "entity"
@@ -79,6 +80,7 @@ class Fleet:
     entities: list[Entity]
     origin: str
     problems: dict[str, WorkbenchError] = field(default_factory=dict)  # entity -> layout error found here
+    dialect: CsvDialect = CsvDialect()  # how its CSV files are written (separator, decimal mark)
 
     def __len__(self) -> int:
         return len(self.entities)
@@ -89,19 +91,24 @@ class Fleet:
 
 
 def load_fleet(source: str | Path | Fleet, template: Mapping[str, Any] | None = None, *, name: str | None = None,
-               layout: str = "auto", entity_column: str = ENTITY) -> Fleet:
-    """Read a fleet from a folder, a long table or a manifest (``layout``: auto, folder, table, manifest)."""
+               layout: str = "auto", entity_column: str = ENTITY, sep: str = ",", decimal: str = ".") -> Fleet:
+    """Read a fleet from a folder, a long table or a manifest (``layout``: auto, folder, table, manifest).
+
+    ``sep``/``decimal``: how every CSV of the fleet is written (the table, the manifest, the entities' files).
+    """
     if isinstance(source, Fleet):
         return source
+    dialect = CsvDialect.of(sep, decimal)
     template = _template(template)
     path = Path(str(source)).expanduser().absolute()
     if not path.exists():
         raise DataError(ErrorCode.DATA_SOURCE_NOT_FOUND, "the fleet source does not exist", file=str(path))
-    kind = layout if layout != "auto" else _guess_layout(path, entity_column)
+    kind = layout if layout != "auto" else _guess_layout(path, entity_column, dialect.sep)
     readers = {"folder": _from_folder, "table": _from_long_table, "manifest": _from_manifest}
     if kind not in readers:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"layout must be auto, folder, table or manifest; got {layout!r}")
-    fleet = readers[kind](path, template, entity_column)
+    fleet = readers[kind](path, template, entity_column, dialect)
+    fleet.dialect = dialect
     if name:
         fleet.name = name
     if not fleet.entities:
@@ -129,7 +136,7 @@ def source_stamp(data_source: str) -> str:
 # ---------------------------------------------------------------- layouts
 
 
-def _guess_layout(path: Path, entity_column: str) -> str:
+def _guess_layout(path: Path, entity_column: str, sep: str) -> str:
     if path.is_dir():
         return "folder"
     suffix = path.suffix.lower()
@@ -138,7 +145,7 @@ def _guess_layout(path: Path, entity_column: str) -> str:
     if suffix in (".parquet", ".pq"):
         return "table"
     if suffix == ".csv":
-        header = _csv_header(path)
+        header = _csv_header(path, sep)
         if "dataSource" in header:
             return "manifest"
         if entity_column in header:
@@ -150,7 +157,7 @@ def _guess_layout(path: Path, entity_column: str) -> str:
                     "manifest (.csv, .json)", file=str(path))
 
 
-def _from_folder(path: Path, template: dict, entity_column: str) -> Fleet:
+def _from_folder(path: Path, template: dict, entity_column: str, dialect: CsvDialect) -> Fleet:
     entities = []
     for entry in sorted(path.iterdir()):
         if entry.name.startswith((".", "_")):
@@ -169,8 +176,8 @@ def _from_folder(path: Path, template: dict, entity_column: str) -> Fleet:
     return Fleet(path.name, entities, str(path))
 
 
-def _from_long_table(path: Path, template: dict, entity_column: str) -> Fleet:
-    table = _read_table(path)
+def _from_long_table(path: Path, template: dict, entity_column: str, dialect: CsvDialect) -> Fleet:
+    table = _read_table(path, dialect)
     for column in (entity_column, TIMESTAMP):
         if column not in table.columns:
             raise DataError(ErrorCode.INVALID_HEADER, f"a long table needs a '{column}' column; found "
@@ -193,8 +200,8 @@ def _from_long_table(path: Path, template: dict, entity_column: str) -> Fleet:
     return Fleet(path.stem, entities, str(path))
 
 
-def _from_manifest(path: Path, template: dict, entity_column: str) -> Fleet:
-    records = _manifest_records(path)
+def _from_manifest(path: Path, template: dict, entity_column: str, dialect: CsvDialect) -> Fleet:
+    records = _manifest_records(path, dialect.sep)
     entities, problems = [], {}
     for row, record in records:
         where = {"file": str(path), "row": row}
@@ -266,25 +273,25 @@ def _check_unique(entities: list[Entity], label: str) -> None:
         seen[item.name] = item.origin
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, sep: str) -> list[str]:
     try:
         with open(path, encoding="utf-8-sig") as handle:
             line = handle.readline()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(ErrorCode.INVALID_DATA_SOURCE, f"cannot read the file ({exc})", file=str(path)) from exc
-    return [c.strip() for c in line.strip().split(",") if c.strip()]
+    return [c.strip() for c in line.strip().split(sep) if c.strip()]
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype={ENTITY: str})
+        return pd.read_csv(path, dtype={ENTITY: str}, sep=dialect.sep, decimal=dialect.decimal)
     except (OSError, ValueError, ImportError) as exc:
         raise DataError(ErrorCode.INVALID_DATA_SOURCE, f"cannot read the long table ({exc})", file=str(path)) from exc
 
 
-def _manifest_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _manifest_records(path: Path, sep: str) -> list[tuple[int, dict[str, Any]]]:
     """(row, record) pairs: the CSV line number (header = 1), or the 1-based position in a JSON list."""
     try:
         if path.suffix.lower() == ".json":
@@ -294,7 +301,7 @@ def _manifest_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise DataError(ErrorCode.BAD_ARGUMENT, "a JSON manifest is a list of objects (or "
                                 "{\"entities\": [...]})", file=str(path))
             return [(i + 1, dict(item)) for i, item in enumerate(items)]
-        table = pd.read_csv(path, dtype={ENTITY: str, "dataSource": str, "dataSchema": str})
+        table = pd.read_csv(path, dtype={ENTITY: str, "dataSource": str, "dataSchema": str}, sep=sep)
     except (OSError, ValueError) as exc:
         raise DataError(ErrorCode.INVALID_DATA_SOURCE, f"cannot read the manifest ({exc})", file=str(path)) from exc
     for column in (ENTITY, "dataSource"):

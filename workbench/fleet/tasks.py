@@ -27,7 +27,8 @@ from workbench.mvad.pipeline import (
 
 
 def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None = None, *, seed: int = 0,
-                 detector_params: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
+                 detector_params: dict[str, Any] | None = None, threads: int = 1,
+                 dialect: data.CsvDialect = data.CsvDialect()) -> dict[str, Any]:
     """Train one entity: ``{"status": "READY", "files", "document", "rows", ...}`` or ``{"status": "FAILED", "error"}``."""
     started = time.perf_counter()
     cpu = time.process_time()
@@ -38,7 +39,7 @@ def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None =
         request = ModelInfo.from_json({k: v for k, v in body.items() if k != "epochs"})
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", data.DataWarning)
-            prepared = prepare_training(request, frame)
+            prepared = prepare_training(request, frame, dialect=dialect)
         state = ModelState()
 
         def on_epoch(report) -> None:
@@ -60,7 +61,7 @@ def train_entity(entity: str, body: dict[str, Any], frame: pd.DataFrame | None =
 
 def detect_entity(entity: str, files: dict[str, bytes], data_source: str, frame: pd.DataFrame | None = None, *,
                   start_time: str | None = None, end_time: str | None = None, top_contributor_count: int = 10,
-                  threads: int = 1) -> dict[str, Any]:
+                  threads: int = 1, dialect: data.CsvDialect = data.CsvDialect()) -> dict[str, Any]:
     """Batch-detect one entity with its model's artifact: ``{"status": "READY", "detections", ...}`` or FAILED."""
     started = time.perf_counter()
     cpu = time.process_time()
@@ -73,7 +74,7 @@ def detect_entity(entity: str, files: dict[str, bytes], data_source: str, frame:
             prepared = data.from_frame(frame, start_time=start_time, end_time=end_time,
                                        align_policy=info.align_policy)
         else:
-            prepared = prepare_detection(info, data_source, start_time, end_time)
+            prepared = prepare_detection(info, data_source, start_time, end_time, dialect=dialect)
         detections = detect(detector, prepared, top_contributor_count)
         out.update(status=ModelStatus.READY.value, detections=detections,
                    variable_states=[s.to_json() for s in prepared.variable_states])

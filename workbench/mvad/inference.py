@@ -15,9 +15,10 @@ import pandas as pd
 from workbench import data
 from workbench.contracts import (
     AlignPolicy, AnomalyState, AnomalyValue, CorrelationChanges, ErrorResponse, Interpretation,
-    LastDetectionRequest, LastDetectionResult, VariableState, parse_timestamp,
+    LastDetectionRequest, LastDetectionResult, VariableState,
 )
 from workbench.exceptions import DataError, ErrorCode, ValidationError
+from workbench.timegrid import parse_timestamps
 
 INSUFFICIENT_HISTORY = ErrorResponse(ErrorCode.INSUFFICIENT_HISTORICAL_DATA, "historical data is not enough.")
 
@@ -35,6 +36,16 @@ class Detections:
     @property
     def variables(self) -> list[str]:
         return [str(c) for c in self.contributions.columns]
+
+    def __repr__(self) -> str:
+        """One line a notebook shows: the range, the counts and the threshold (the tables are ``.frame`` and
+        ``.contributions``; printing ``changed_variables`` ran to thousands of characters)."""
+        rows, flags = len(self.frame), int(self.frame["is_anomaly"].sum()) if len(self.frame) else 0
+        span = (f"{self.frame.index[0]:%Y-%m-%dT%H:%M:%SZ} .. {self.frame.index[-1]:%Y-%m-%dT%H:%M:%SZ}, "
+                if rows else "")
+        share = f" ({100 * flags / rows:.1f}%)" if rows else ""
+        return (f"Detections({span}{rows:,} timestamps, {len(self.variables)} variables, {flags:,} anomalies{share}, "
+                f"threshold {self.threshold:.4g})")
 
     def interpretation(self, row: int, top_k: int) -> list[Interpretation]:
         """Top-k contributors of one row, each with its correlation changes (for anomalous rows)."""
@@ -141,15 +152,10 @@ def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: 
 
 def _request_series(item) -> pd.Series:
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(item.timestamps, format="ISO8601", utc=True))
-    except (ValueError, TypeError):
-        bad = next((t for t in item.timestamps if not _is_timestamp(t)), None)
-        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
-                              f"variable '{item.variable}' has a timestamp that is not ISO-8601: {bad!r}") from None
-    if index.hasnans:  # None or "" parse as NaT
-        i = int(np.flatnonzero(index.isna())[0])
-        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
-                              f"variable '{item.variable}' has no timestamp at index {i}: {item.timestamps[i]!r}")
+        index = parse_timestamps(item.timestamps)
+    except ValidationError as bad:
+        raise ValidationError(bad.code, f"variable '{item.variable}', timestamp at index {bad.row}: {bad.message}") \
+            from None
     try:
         values = np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
     except (TypeError, ValueError):
@@ -161,10 +167,3 @@ def _request_series(item) -> pd.Series:
     order = np.argsort(index.asi8, kind="stable")
     return pd.Series(values[order], index=index[order].as_unit("ns"), name=item.variable)
 
-
-def _is_timestamp(value) -> bool:
-    try:
-        parse_timestamp(value)
-        return True
-    except ValidationError:
-        return False

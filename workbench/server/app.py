@@ -31,6 +31,7 @@ from workbench.exceptions import (
     ErrorCode,
     ModelStateError,
     NotFoundError,
+    ValidationError,
     WorkbenchError,
 )
 
@@ -53,6 +54,12 @@ class ServerSettings:
     job_workers: int = 2
     sync_workers: int = 8
     epochs: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{name} must be a positive integer; got {value!r}")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:

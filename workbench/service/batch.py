@@ -18,10 +18,10 @@ import pandas as pd
 from workbench.contracts import (
     TOP_CONTRIBUTOR_COUNT_DEFAULT, DetectionRequest, DetectionResult, DetectionSummary, ErrorResponse, Model, ModelStatus,
 )
-from workbench.data import SourcePolicy
+from workbench.data import CsvDialect, SourcePolicy
 from workbench.exceptions import ErrorCode
 from workbench.mvad.detector import MultivariateDetector
-from workbench.mvad.inference import Detections
+from workbench.mvad.inference import Detections, check_variables
 from workbench.mvad.pipeline import detect, prepare_detection
 from workbench.service import jobs, lifecycle
 from workbench.service.registry import Registry
@@ -39,18 +39,27 @@ def submit(
     wait: bool = False,
     source_policy: SourcePolicy | None = None,
     executor: Executor | None = None,
+    dialect: CsvDialect = CsvDialect(),
+    read_first: bool = False,
 ) -> DetectionResult:
-    """Check the rules, record a detection job and run it (in the background unless ``wait``)."""
+    """Check the rules, record a detection job and run it (in the background unless ``wait``).
+
+    The data (CSVs in ``dialect``) is read when the job runs, as v1.1 deferred data verification, or
+    before anything is recorded with ``read_first`` (bad data then raises).
+    """
     lifecycle.require_allowed_source(source_policy, request.data_source)
     lifecycle.require_ready(model)
+    early = None
+    if read_first:
+        early = _prepare(model, request, source_policy, dialect)
+        check_variables(list(load_detector().variables_), early.variables)
     result = registry.create_result(model.model_id, DetectionSummary(ModelStatus.CREATED, setup_info=request))
     summary = result.summary
 
     def run() -> None:
         summary.status = ModelStatus.RUNNING
         registry.update_result(result)
-        prepared = prepare_detection(model.model_info, request.data_source, request.start_time, request.end_time,
-                                     source_policy)
+        prepared = early or _prepare(model, request, source_policy, dialect)
         summary.variable_states = list(prepared.variable_states)
         store(registry, result, detect(load_detector(), prepared, request.top_contributor_count))
 
@@ -62,6 +71,11 @@ def submit(
     jobs.submit(run, fail, failure_code=ErrorCode.DETECTION_FAILED, name=f"detect-{result.result_id}", wait=wait,
                 executor=executor)
     return registry.get_result(result.result_id)
+
+
+def _prepare(model: Model, request: DetectionRequest, source_policy: SourcePolicy | None, dialect: CsvDialect):
+    return prepare_detection(model.model_info, request.data_source, request.start_time, request.end_time,
+                             source_policy, dialect)
 
 
 def store(registry: Registry, result: DetectionResult, detections: Detections) -> None:

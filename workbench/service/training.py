@@ -14,10 +14,10 @@ from typing import Any, Callable
 import pandas as pd
 
 from workbench.contracts import EPOCHS_DEFAULT, ErrorResponse, Model, ModelInfo, ModelStatus
-from workbench.data import PreparedData, SourcePolicy
+from workbench.data import CsvDialect, PreparedData, SourcePolicy
 from workbench.exceptions import ErrorCode
 from workbench.mvad.artifacts import save_model
-from workbench.mvad.pipeline import fit_detector, prepare_training
+from workbench.mvad.pipeline import check_training_arguments, fit_detector, prepare_training
 from workbench.service import jobs, lifecycle
 from workbench.service.registry import Registry
 
@@ -37,25 +37,33 @@ def submit(
     detector_params: dict[str, Any] | None = None,
     executor: Executor | None = None,
     source_policy: SourcePolicy | None = None,
+    dialect: CsvDialect = CsvDialect(),
+    read_first: bool = False,
 ) -> Model:
     """Check the rules, record the model and train it; returns the model (READY/FAILED when ``wait``).
 
     The data is ``prepared`` (already read and aligned: bad data then never becomes a model),
-    else ``frame``, else the request's ``dataSource``, read when the job runs as in v1.1.
+    else ``frame``, else the request's ``dataSource`` (CSVs in ``dialect``), read when the job runs as in
+    v1.1, or before anything is recorded with ``read_first`` (bad data then raises).
     """
+    check_training_arguments(detector_params or {}, sliding_window=request.sliding_window, epochs=epochs, seed=seed,
+                             caller="train")
     if frame is None and prepared is None:
         lifecycle.require_allowed_source(source_policy, request.data_source)
     lifecycle.require_capacity(registry)
+    if read_first and prepared is None:
+        prepared = prepare_training(request, frame, source_policy, dialect)
     model = registry.create_model(request)
     job = _TrainingJob(registry, model, frame, prepared, epochs, seed, progress, detector_params or {},
-                       source_policy)
+                       source_policy, dialect)
     jobs.submit(job.run, job.fail, failure_code=ErrorCode.TRAINING_FAILED, name=f"train-{model.model_id}",
                 wait=wait, executor=executor)
     return registry.get_model(model.model_id)
 
 
 class _TrainingJob:
-    def __init__(self, registry, model, frame, prepared, epochs, seed, progress, detector_params, source_policy):
+    def __init__(self, registry, model, frame, prepared, epochs, seed, progress, detector_params, source_policy,
+                 dialect):
         self.registry = registry
         self.model: Model = model
         self.frame = frame
@@ -65,6 +73,7 @@ class _TrainingJob:
         self.progress = progress
         self.detector_params = detector_params
         self.source_policy = source_policy
+        self.dialect = dialect
 
     @property
     def info(self) -> ModelInfo:
@@ -72,7 +81,7 @@ class _TrainingJob:
 
     def run(self) -> None:
         self._set(ModelStatus.RUNNING)
-        prepared = self.prepared or prepare_training(self.info, self.frame, self.source_policy)
+        prepared = self.prepared or prepare_training(self.info, self.frame, self.source_policy, self.dialect)
         self.info.diagnostics_info.variable_states = list(prepared.variable_states)
         self._save()
         detector = fit_detector(prepared, self.info.sliding_window, epochs=self.epochs, seed=self.seed,
