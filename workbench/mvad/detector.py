@@ -85,7 +85,7 @@ class MultivariateDetector(Parameters):
     def fit(self, values: np.ndarray, variables: Sequence[str] | None = None,
             on_epoch: Callable[[EpochReport], None] | None = None) -> "MultivariateDetector":
         """Train on ``values`` (T, V), aligned and without NaN; ``on_epoch`` sees every epoch."""
-        branches, flag_rule = self._check_params()
+        branches, flag_rule = self._parts()
         x = _as_matrix(values)
         names = _check_variables(variables, x.shape[1])
         n_rows = len(x)
@@ -314,8 +314,13 @@ class MultivariateDetector(Parameters):
         x = _as_matrix(values, n_vars=len(self.variables_))
         return Rows(scoring.normalize(x, self.center_, self.scale_), self.device_)
 
-    def _check_params(self) -> tuple[list[Branch], FlagRule]:
-        """Check the parameters (before any training) and return fresh branches and flag rule to fit."""
+    def check_params(self) -> None:
+        """Raise a ``BadArgument`` ``ValidationError`` for parameters that cannot work, before any data is read
+        (the front doors call it before registering anything)."""
+        self._parts()
+
+    def _parts(self) -> tuple[list[Branch], FlagRule]:
+        """Check the parameters and return fresh branches and a fresh flag rule to fit."""
         check([
             (isinstance(self.sliding_window, int) and self.sliding_window >= 2, "sliding_window must be an integer >= 2"),
             (isinstance(self.epochs, int) and self.epochs >= 1, "epochs must be an integer >= 1"),

@@ -52,7 +52,7 @@ def check_training_arguments(detector_params: Mapping[str, Any], *, sliding_wind
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"seed must be an integer; got {seed!r}")
     if isinstance(epochs, bool):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"epochs must be an integer >= 1; got {epochs!r}")
-    MultivariateDetector(sliding_window=sliding_window, epochs=epochs, seed=seed, **detector_params)._check_params()
+    MultivariateDetector(sliding_window=sliding_window, epochs=epochs, seed=seed, **detector_params).check_params()
 
 
 def fit_detector(prepared: PreparedData, sliding_window: int, *, epochs: int = EPOCHS_DEFAULT, seed: int = 0,
