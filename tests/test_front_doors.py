@@ -106,9 +106,10 @@ def test_a_misspelt_or_bad_argument_raises_at_once_and_registers_nothing(tmp_pat
     with pytest.raises(TypeError, match=r"MultivariateModel.fit\(\) got an unexpected keyword argument "
                                         r"'slidingwindow'; did you mean 'sliding_window'\?"):
         MultivariateModel.fit(frame, slidingwindow=30, epochs=1, progress=False, registry=registry)
-    with pytest.raises(TypeError, match="'linear_wieght'; did you mean 'linear_weight'"):
-        MultivariateModel.fit(frame, sliding_window=30, linear_wieght=0.5, progress=False, registry=registry)
-    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"seed": "one"}, {"linear_weight": 2.0}, {"device": "tpu"}):
+    with pytest.raises(TypeError, match="'flag_rules'; did you mean 'flag_rule'"):
+        MultivariateModel.fit(frame, sliding_window=30, flag_rules={}, progress=False, registry=registry)
+    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"seed": "one"}, {"branches": [{"kind": "linear", "weight": -1}]},
+                {"branches": ["nope"]}, {"flag_rule": {"release": 2.0}}, {"device": "tpu"}):
         with pytest.raises(ValidationError):
             MultivariateModel.fit(frame, **{"sliding_window": 30, "progress": False, "registry": registry, **bad})
     client = AnomalyDetectorClient(registry.home)
