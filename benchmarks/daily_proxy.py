@@ -21,7 +21,7 @@ Runs the product, PCA and the anchor through the accuracy harness's protocol (on
 cached by data and parameters) and prints VUS-PR, AUC-PR and own-flag F1 per entity, and VUS-PR per kind
 (each kind scored on an entity where only that kind's rows count as anomalies, the others' rows removed)::
 
-    .venv/bin/python -m benchmarks.daily_proxy --entities 4 --variants '{"analog_weight": 0}'   # ~25 min
+    .venv/bin/python -m benchmarks.daily_proxy --entities 4 --variants '{"branches": ["network", "linear"]}'  # ~25 min
 
 ``--growth 1.2`` multiplies the scored days' load metrics by 1.2 (the load grew since training), ``--window``
 sets another slidingWindow; each writes its own results file.
@@ -73,7 +73,6 @@ def make_entity(seed: int) -> tuple[Benchmark, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_train, n_test = TRAIN_DAYS * DAY, TEST_DAYS * DAY
     n = n_train + n_test
-    t = np.arange(n)
     load = _load(n, 0, rng)
     gains, offsets = rng.uniform(0.5, 3.0, LOAD_METRICS), rng.uniform(0, 2, LOAD_METRICS)
     lags, noise = rng.integers(0, 3, LOAD_METRICS), rng.uniform(0.02, 0.08, LOAD_METRICS)
@@ -153,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                         "load grew since training (results written to daily_proxy_g<growth>.*)")
     parser.add_argument("--methods", nargs="+", default=["product", "pca", "anchor"])
     parser.add_argument("--variants", nargs="*", default=[],
-                        help="product variants beside it, each detector parameters as JSON, e.g. '{\"analog_weight\": 0}'")
+                        help="product variants beside it, each detector parameters as JSON, e.g. "
+                             "'{\"branches\": [\"network\", \"linear\"]}' (without the analog branch)")
     args = parser.parse_args(argv)
     variants = {f"product, {', '.join(f'{k}={v}' for k, v in json.loads(text).items())}": json.loads(text)
                 for text in args.variants}
