@@ -3,8 +3,8 @@
 Why: torch starts one thread per *visible* core and its OpenMP threads spin while they wait.
 On a shared machine (a busy laptop, several fits at once, Dask workers on one node, a container
 limited by a cgroup quota) those threads wait on each other at every barrier while another
-process holds a core: measured on a 2-core machine with one busy neighbour, training a
-2,690 x 25 model took 2.1 s per epoch with torch's default threads against 0.058 s with one.
+process holds a core, and a small model's training slows by tens of times
+(``benchmarks/contention.py``, ``benchmarks/results/contention.json``).
 
 So the policy (:func:`torch_threads`) is:
 
@@ -35,8 +35,7 @@ from pathlib import Path
 from workbench.exceptions import ErrorCode, ValidationError
 
 # Multiply-accumulates per training step (batch x model size) that keep one thread busy before a
-# second one pays: measured with the MVAD model's layer shapes, one thread was as fast as or faster
-# than two up to 13 GMAC per step on the 2-core development machine (benchmarks/contention.py).
+# second one pays (the MVAD model's layer shapes on the 2-core development machine: benchmarks/contention.py).
 WORK_PER_THREAD = 4e9
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
@@ -126,8 +125,8 @@ def usable_cpus(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP
                 affinity: set[int] | None = None) -> float:
     """CPUs this process may really use: its affinity mask, capped by its cgroup quota.
 
-    Reading the cgroup files costs about 0.2 ms, most of a detect-last call, so this process's own figure
-    is read again only after ``USABLE_CPUS_SECONDS``."""
+    Reading the cgroup files costs a good part of a detect-last call, so this process's own figure is read
+    again only after ``USABLE_CPUS_SECONDS``."""
     own = cgroup_root == CGROUP_ROOT and proc_cgroup == PROC_CGROUP and affinity is None
     if own and _usable[1] > time.monotonic():
         return _usable[0]

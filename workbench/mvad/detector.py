@@ -89,7 +89,7 @@ class MultivariateDetector(Parameters):
         x = _as_matrix(values)
         names = _check_variables(variables, x.shape[1])
         n_rows = len(x)
-        cut = n_rows - int(round(n_rows * self.validation_fraction))
+        cut = self.held_out_from(n_rows)
         if cut <= self.sliding_window or n_rows - cut < MIN_VALIDATION_ROWS:
             raise ValidationError(
                 ErrorCode.NOT_ENOUGH_DATA,
@@ -172,11 +172,14 @@ class MultivariateDetector(Parameters):
             contributions = self.score(x[row - self.sliding_window:row + 1]).contributions[-1]
         return self.profile_.changes(z, np.asarray(contributions), top_k, self.variables_)
 
+    def held_out_from(self, n_rows: int) -> int:
+        """The first of ``n_rows`` training rows that ``fit`` holds out (the last ``validation_fraction``)."""
+        return n_rows - int(round(n_rows * self.validation_fraction))
+
     def minimum_rows(self) -> int:
         """The fewest rows ``fit`` accepts with this window and validation fraction."""
         n = self.sliding_window + 1
-        while n - int(round(n * self.validation_fraction)) <= self.sliding_window \
-                or int(round(n * self.validation_fraction)) < MIN_VALIDATION_ROWS:
+        while self.held_out_from(n) <= self.sliding_window or n - self.held_out_from(n) < MIN_VALIDATION_ROWS:
             n += 1
         return n
 
