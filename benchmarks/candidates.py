@@ -25,6 +25,7 @@ from workbench.mvad.branches import analog
 from workbench.mvad.branches.base import Fitting
 from workbench.mvad.branches.network import JointForecastReconstruction
 from workbench.mvad.detector import MultivariateDetector
+from workbench.mvad import flags
 from workbench.mvad.flags import FlagRule
 
 # a weight of 0 leaves a branch out of the mix and keeps the training (and the cached errors) the same
@@ -46,11 +47,17 @@ NAMED: dict[str, dict] = {
 }
 
 # flag rules scored from the default's cached errors (``select --rules``)
+POT = "benchmarks.candidates:PeaksOverThreshold"
 RULES: dict[str, dict] = {
     "default": {},
     "crossings only": {"release": 1.0},
     "no drift raise": {"drift_factor": 0.0},
     "no q99.9 cap": {"tail_quantile": 1.0},
+    "drift against the held-out median": {"class": "benchmarks.candidates:HeldDrift"},
+    "POT 1e-3": {"class": POT, "risk": 1e-3},
+    "POT 1e-4": {"class": POT, "risk": 1e-4},
+    "POT 1e-3, drift against held-out": {"class": POT, "risk": 1e-3, "held_drift": True},
+    "POT 1e-4, drift against held-out": {"class": POT, "risk": 1e-4, "held_drift": True},
 }
 
 
@@ -145,15 +152,43 @@ class WideContextBranch(NetworkBranch):
 class PeaksOverThreshold(FlagRule):
     """SPOT's calibration (Siffer et al., KDD 2017; OmniAnomaly's POT): a generalized Pareto tail fitted to the
     held-out scores above their ``level`` quantile (probability-weighted moments, stable for few excesses); the
-    model's threshold is the score exceeded with probability ``risk`` per row."""
+    model's threshold is the score exceeded with probability ``risk`` per row.  ``held_drift``: a call drifted
+    when its median score exceeds ``drift_factor`` x the held-out median (a test of drift alone), rather than
+    when ``drift_factor`` x its median exceeds the threshold (which also raises undrifted, tight scores)."""
 
-    def __init__(self, risk: float = 1e-3, level: float = 0.98, **params) -> None:
+    def __init__(self, risk: float = 1e-3, level: float = 0.98, held_drift: bool = False, **params) -> None:
         super().__init__(**params)
         self.risk = risk
         self.level = level
+        self.held_drift = held_drift
 
     def _calibrate(self, scores: np.ndarray) -> float:
-        return pot_threshold(scores[np.isfinite(scores)], self.risk, self.level)
+        finite = scores[np.isfinite(scores)]
+        self.held_median_ = float(np.median(finite))
+        return pot_threshold(finite, self.risk, self.level)
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        return _held_drift(self, scores) if self.held_drift else super().threshold_for(scores)
+
+
+class HeldDrift(FlagRule):
+    """The product's threshold; a call drifted when its median score exceeds ``drift_factor`` x the held-out
+    median (see ``PeaksOverThreshold``)."""
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        self.held_median_ = float(np.median(scores[np.isfinite(scores)]))
+        return super()._calibrate(scores)
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        return _held_drift(self, scores)
+
+
+def _held_drift(rule: FlagRule, scores: np.ndarray) -> float:
+    s = scores[np.isfinite(scores)]
+    if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or np.median(s) <= rule.drift_factor * rule.held_median_:
+        return float(rule.threshold_)
+    # drifted: the product's own-tail raise, which needs drift_factor x median above the threshold to act
+    return flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread)
 
 
 def pot_threshold(scores: np.ndarray, risk: float, level: float) -> float:

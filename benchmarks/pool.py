@@ -106,7 +106,8 @@ def entities(families: tuple[str, ...] = FAMILIES, *, cache_dir: Path | None = N
              smap_msl_share: float = 1.0, seed: int = 0) -> list[Entity]:
     """The pool's entities of ``families`` (GutenTAG only where its venv is built; a note otherwise).
 
-    ``smap_msl_share`` < 1 keeps a fixed share of the telemetry channels, a different one per ``seed``.
+    ``smap_msl_share`` < 1 keeps a fixed share of the telemetry channels (drawn with ``seed``), the same for
+    every training seed, so that seeds compare like with like.
     """
     out: list[Entity] = []
     for family in families:
