@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from workbench.contracts import ImputeMode
+from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate import (
     detect_change_point,
     detect_change_points,
@@ -49,9 +50,9 @@ def test_agrees_with_service_batch_response():
     ours = detect_entire_series(request)
     assert ours["period"] == service["period"] == 7
     ours_flags, service_flags = np.array(ours["isAnomaly"]), np.array(service["isAnomaly"])
-    # measured 43/47: the service flagged 14 of these 47 points; the noise floor from one-period differences
-    # (so that clean series stay quiet) leaves out its 4 weakest
-    assert (ours_flags == service_flags).mean() >= 0.9
+    # the service flagged 14 of these 47 points; we flag 12 of them (measured; 43 of 47 while the noise
+    # floor from one-period differences still counted the differences that the anomalies sit in)
+    assert (ours_flags == service_flags).sum() >= 45
     assert not (ours_flags & ~service_flags).any()  # every point we flag, the service flagged too
     expected = np.array(ours["expectedValues"])
     assert np.median(np.abs(expected / np.array(service["expectedValues"]) - 1)) < 0.005
@@ -168,6 +169,32 @@ def test_sustained_small_drift_is_found_though_no_point_stands_out():
     assert flags[1000:1060].sum() >= 30 and flags.sum() - flags[1000:1060].sum() <= 2
 
 
+def test_bursty_metric_is_judged_by_its_own_tail():
+    """A mostly idle metric (a disk's write rate: zero most minutes, bursts of any size) has a median
+    absolute deviation that measures only its idle minutes: a Gaussian margin on it flagged the cap's
+    25% of the points.  The residuals' own tail (peaks over threshold) sets the margin; the three
+    writes a hundred times the usual burst are still found."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    values = np.round(np.where(rng.random(n) < 0.4, rng.lognormal(-6, 1.2, n), 0.0), 5)
+    values[[700, 2100, 3300]] = 0.5
+    frame = detect_entire(_plain(values))
+    assert frame["is_anomaly"].iloc[[700, 2100, 3300]].all()
+    assert frame["is_anomaly"].mean() <= 0.01
+    assert frame["upper_margin"].median() > 10 * np.quantile(values, 0.75)  # the margin spans ordinary bursts
+
+
+def test_many_far_spikes_are_anomalies_not_a_heavy_tail():
+    """Scores far beyond the Gaussian margin with none in between are a cluster of anomalies: the
+    margin stays Gaussian and every spike is flagged (as in the maxAnomalyRatio test, with 5%)."""
+    values = np.random.default_rng(8).normal(0, 1, 3000)
+    spikes = np.random.default_rng(9).choice(3000, 150, replace=False)
+    values[spikes] += 12
+    frame = detect_entire(_plain(values))
+    assert frame["is_anomaly"].iloc[spikes].all()
+    assert frame["upper_margin"].median() < 5  # the Gaussian margin (4.7 sigmas), not raised to the spikes
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_gridded_values_raise_no_false_alarms(seed):
     """Integer readings that sit mostly on one level: an ordinary step to the next level is no anomaly."""
@@ -175,6 +202,15 @@ def test_gridded_values_raise_no_false_alarms(seed):
     assert detect_entire(_plain(values))["is_anomaly"].sum() <= 2
     values[700] = 6  # far off the grid's usual spread: still found
     assert detect_entire(_plain(values))["is_anomaly"].iloc[700]
+
+
+@pytest.mark.parametrize("experiment", ["valve1/1", "valve1/5", "other/10"])
+def test_a_gauge_reading_in_rounded_steps_raises_no_false_alarms(experiment):
+    """SKAB's pressure gauge reads in steps of 0.32793 bar written with 6 decimals, so its values sit
+    on their grid only to rounding: each step to the next level is ordinary (25% were flagged)."""
+    frame = pd.read_csv(SAMPLES.parents[1] / "skab" / f"{experiment}.csv", sep=";")
+    pressure = pd.Series(frame["Pressure"].to_numpy(dtype=float))
+    assert detect_entire(pressure)["is_anomaly"].mean() <= 0.01
 
 
 def test_constant_series_has_no_anomalies():
@@ -290,6 +326,17 @@ def test_steady_series_rarely_show_a_change_point():
     assert sum(with_false) <= 1
 
 
+def test_a_lone_spike_is_no_change_point():
+    """A change point starts a trend that lasts stableTrendWindow points: a spike, even a huge one, or
+    two in a row, is none; the step beside it still is."""
+    for width in (1, 2):
+        s = _seasonal(15)
+        s.iloc[400:400 + width] += 30
+        assert not detect_change_points(s)["is_change_point"].any()
+        s.iloc[700:] += 3
+        assert np.flatnonzero(detect_change_points(s)["is_change_point"].to_numpy()).tolist() == [700]
+
+
 def test_change_point_samples_and_threshold():
     body = json.loads((SAMPLES / "change-point-sample.json").read_text())
     out = detect_change_point(body)
@@ -318,6 +365,33 @@ def test_pandas_frame_and_inferred_granularity():
     assert len(detect_entire(gappy)) == len(s) - 5
 
 
+def test_iso_string_index_answers_as_timestamps():
+    """A series read with ``index_col`` keeps its ISO-8601 strings: the same period and anomalies as
+    with a DatetimeIndex (it was period 287 and 6 anomalies, 5 false), for all three calls."""
+    n = 288 * 14
+    index = pd.date_range("2024-03-04", periods=n, freq="5min", tz="UTC")
+    values = 10 + np.sin(2 * np.pi * np.arange(n) / 288) + 0.02 * np.random.default_rng(3).standard_normal(n)
+    values[2000] += 1.0
+    dated = pd.Series(values, index=index)
+    text = pd.Series(values, index=index.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    a, b = detect_entire(dated), detect_entire(text)
+    assert a.attrs["period"] == b.attrs["period"] == 288
+    assert np.flatnonzero(b["is_anomaly"].to_numpy()).tolist() == np.flatnonzero(a["is_anomaly"].to_numpy()).tolist() == [2000]
+    assert b.index.equals(index)
+    assert detect_last(text)["suggested_window"] == detect_last(dated)["suggested_window"] == 4 * 288 + 1
+    assert detect_change_points(text).attrs["period"] == 288
+    naive = pd.Series(values, index=index.strftime("%Y-%m-%d %H:%M:%S"))  # no zone: UTC, as in CSV cells
+    assert detect_entire(naive)["is_anomaly"].sum() == 1
+
+
+def test_non_iso_string_index_is_refused_with_its_row():
+    s = pd.Series(np.arange(40.0), index=[f"2024-01-{d:02d}T00:00:00Z" for d in range(1, 31)] + ["01/02/2024"] * 10)
+    with pytest.raises(ValidationError) as err:
+        detect_entire(s)
+    assert err.value.code == ErrorCode.INVALID_TIMESTAMP and err.value.row == 30
+    assert "2024-02-01T00:00:00Z (day first)" in err.value.message
+
+
 def test_deterministic():
     body = _body(_seasonal(14))
     assert detect_entire_series(body) == detect_entire_series(body)
@@ -343,3 +417,15 @@ def test_clean_periodic_series_with_one_percent_noise_stay_quiet(shape, points):
             series = series.drop(series.index[rng.choice(n, n // 10, replace=False)])
         flagged.append(detect_entire(series).is_anomaly.mean())
     assert max(flagged) <= 0.01, flagged
+
+
+def test_tail_margin_raises_only_for_a_heavier_continuous_tail():
+    from workbench.univariate._tail import tail_margin
+
+    rng = np.random.default_rng(0)
+    gaussian = np.abs(rng.standard_normal(20000))
+    assert tail_margin(gaussian, 4.5, 1e-3) == 4.5  # nothing passes the Gaussian margin: kept
+    heavy = rng.pareto(1.5, 20000)  # a tail that spreads on from any margin
+    assert tail_margin(heavy, 4.5, 1e-3) > 50
+    clustered = np.r_[gaussian, np.full(500, 40.0) + rng.random(500)]  # far peaks, none in between
+    assert tail_margin(clustered, 4.5, 1e-3) == 4.5

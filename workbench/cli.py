@@ -14,7 +14,9 @@ from enum import Enum
 from typing import Any, Callable, Sequence
 
 from workbench import __version__, cli_text
-from workbench.contracts import EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, AlignMode, DataSchema, FillNAMethod
+from workbench.contracts import (
+    EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, AlignMode, DataSchema, FillNAMethod, TimeGranularity,
+)
 from workbench.exceptions import WorkbenchError
 
 Handler = Callable[[argparse.Namespace], object]
@@ -384,21 +386,88 @@ _UNIVARIATE = {
     "last": ("detect_univariate_last_point", "whether the latest point is an anomaly"),
     "changepoint": ("detect_univariate_change_point", "trend change points and their confidence"),
 }
+# request fields each kind takes from the command line: (option, v1.1 field, type, help)
+_UNIVARIATE_FIELDS = {
+    "detection": [("--sensitivity", "sensitivity", int, "0-99; lower widens the margins (default 99)"),
+                  ("--max-anomaly-ratio", "maxAnomalyRatio", float, "at most this share flagged (default 0.25)")],
+    "changepoint": [("--stable-trend-window", "stableTrendWindow", int,
+                     "shortest stable trend on either side of a change point (default by granularity)"),
+                    ("--threshold", "threshold", float, "0.01-0.99; higher keeps fewer change points (default 0.9)")],
+}
 
 
 def _register_univariate(sub) -> None:
     p = sub.add_parser(
-        "univariate", help="univariate detection: entire series, last point, change points (v1.1 bodies)",
-        description="Post a v1.1 univariate request body (a JSON file with 'series', 'granularity', ...) and print "
-                    "the v1.1 response.",
+        "univariate", help="univariate detection: entire series, last point, change points",
+        description="Detect on one series: a v1.1 request body (a .json file with 'series', 'granularity', ...) or "
+                    "a CSV with a 'timestamp' column (timestamp,value, or a OneTable CSV and --column). Prints a "
+                    "summary with the timestamps found (--json: the v1.1 response).",
     )
     kinds = p.add_subparsers(title="kinds", metavar="KIND")
     for kind, (method, what) in _UNIVARIATE.items():
-        k = kinds.add_parser(kind, help=what, description=f"Detect {what} ({method}).")
-        k.add_argument("body", help="JSON file with the request body")
+        k = kinds.add_parser(kind, help=what, description=f"Detect {what} ({method}). Options given here override "
+                                                          "the request body's fields.")
+        k.add_argument("input", help="a v1.1 request body (.json) or a CSV with a 'timestamp' column")
+        k.add_argument("--column", help="the CSV column to detect on (needed when the CSV has several)")
+        k.add_argument("--granularity", **_enum_option(TimeGranularity),
+                       help="the series' granularity (default: the CSV's most common step)")
+        k.add_argument("--custom-interval", type=int, help="granularity steps between points, e.g. 5 for 5 minutes")
+        k.add_argument("--period", type=int, help="the seasonal period in points (0: none; default: detected)")
+        for option, field, kind_type, text in _UNIVARIATE_FIELDS["changepoint" if kind == "changepoint" else
+                                                                   "detection"]:
+            k.add_argument(option, dest=field, type=kind_type, help=text)
+        _add_dialect_arguments(k)
         _add_json_flag(k)
-        k.set_defaults(handler=lambda a, m=method: getattr(_client(a), m)(_read_body(a.body)),
-                       render=lambda a, out, kind=kind: cli_text.univariate_text(kind, out))
+        k.set_defaults(handler=lambda a, m=method, kind=kind: _univariate(a, m, kind),
+                       render=lambda a, out, kind=kind: cli_text.univariate_text(kind, out, a.timestamps))
+
+
+def _univariate(args: argparse.Namespace, method: str, kind: str) -> dict:
+    body = _univariate_body(args, kind)  # a bad file or column fails before the client loads
+    return getattr(_client(args), method)(body)
+
+
+def _univariate_body(args: argparse.Namespace, kind: str) -> object:
+    """The v1.1 request: the JSON body as given or built from a CSV column, the command line's fields
+    over it; the request's timestamps are kept on ``args`` for the summary."""
+    fields = {"granularity": args.granularity, "customInterval": args.custom_interval, "period": args.period}
+    for _, field, _, _ in _UNIVARIATE_FIELDS["changepoint" if kind == "changepoint" else "detection"]:
+        fields[field] = getattr(args, field)
+    fields = {name: value for name, value in fields.items() if value is not None}
+    if args.input.lower().endswith(".json"):
+        body = _read_body(args.input)
+        if isinstance(body, dict):
+            body = {**body, **fields}
+    else:
+        body = _csv_body(args, kind, fields)
+    series = body.get("series") if isinstance(body, dict) else None
+    stamps = [point.get("timestamp") if isinstance(point, dict) else None for point in series or []]
+    args.timestamps = stamps if stamps and all(isinstance(t, str) for t in stamps) else None
+    return body
+
+
+def _csv_body(args: argparse.Namespace, kind: str, fields: dict) -> dict:
+    """One column of a CSV with a 'timestamp' column as a v1.1 request body (granularity inferred from
+    its most common step unless given); empty cells are missing points."""
+    from workbench.contracts import UnivariateChangePointDetectionOptions, UnivariateDetectionOptions
+    from workbench.data.sources import resolve
+    from workbench.data.tables import CsvDialect, read_variables
+    from workbench.exceptions import DataError, ErrorCode
+    from workbench.timegrid import infer_granularity
+
+    raw = resolve(args.input, DataSchema.ONE_TABLE)
+    columns = read_variables(raw, CsvDialect.of(**_dialect(args)))
+    name = args.column or (next(iter(columns)) if len(columns) == 1 else None)
+    if name not in columns:
+        listed = ", ".join(list(columns)[:10]) + (", ..." if len(columns) > 10 else "")
+        wanted = f"there is no column {name!r}" if name else f"the CSV has {len(columns)} columns"
+        raise DataError(ErrorCode.BAD_ARGUMENT, f"{wanted} ({listed}): choose one with --column", file=args.input)
+    series = columns[name]
+    if "granularity" not in fields:
+        granularity, interval = infer_granularity(series.index[series.notna().to_numpy()])
+        fields = {"granularity": granularity, "customInterval": interval, **fields}
+    options = UnivariateChangePointDetectionOptions if kind == "changepoint" else UnivariateDetectionOptions
+    return options.from_series(series, fields).to_json()
 
 
 # ---------------------------------------------------------------- serve

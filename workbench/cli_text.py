@@ -11,6 +11,7 @@ from workbench.contracts import DetectionResult, Model, format_timestamp
 from workbench.timegrid import duration_text
 
 TOP_ROWS = 5  # anomalies / points listed in a summary
+RUN_GAP = 3  # univariate summaries: anomalies this few points apart are listed as one stretch
 
 
 def prepare_text(body: dict[str, Any], output: str | None = None) -> str:
@@ -112,19 +113,55 @@ def last_detection_text(result: dict[str, Any]) -> str:
     return "\n".join(lines or ["no result"])
 
 
-def univariate_text(kind: str, body: dict[str, Any]) -> str:
-    """entire / last / changepoint responses in a line or three."""
+def univariate_text(kind: str, body: dict[str, Any], timestamps: list[str] | None = None) -> str:
+    """entire / last / changepoint responses in a few lines: what was found and when (the request's
+    ``timestamps``, one per point; positions when the series has none).  Anomalies at most RUN_GAP
+    points apart make one line, from the first to the last."""
     period = f"period {body.get('period', '?')}"
     if kind == "last":
         verdict = "an anomaly" if body.get("isAnomaly") else "not an anomaly"
-        return (f"the last point is {verdict} (severity {_number(body.get('severity'))}); expected "
+        when = f" ({timestamps[-1]})" if timestamps else ""
+        return (f"the last point{when} is {verdict} (severity {_number(body.get('severity'))}); expected "
                 f"{_number(body.get('expectedValue'))} within -{_number(body.get('lowerMargin'))}/"
                 f"+{_number(body.get('upperMargin'))}; {period}, suggested window {body.get('suggestedWindow', '?')}")
-    flags = body.get("isChangePoint" if kind == "changepoint" else "isAnomaly") or []
+    changes = kind == "changepoint"
+    flags = body.get("isChangePoint" if changes else "isAnomaly") or []
     hits = [i for i, flag in enumerate(flags) if flag]
-    what = "change points" if kind == "changepoint" else "anomalies"
-    listed = ", ".join(map(str, hits[:20])) + (", ..." if len(hits) > 20 else "")
-    return f"{len(hits)} {what} in {len(flags)} points ({period})" + (f" at positions {listed}" if hits else "")
+    what = ("change point" if changes else "anomaly") if len(hits) == 1 else ("change points" if changes else "anomalies")
+    head = f"{len(hits)} {what} in {len(flags)} points ({period})"
+    if not hits:
+        return head
+    named = timestamps is not None and len(timestamps) == len(flags)
+    where = (lambda i: timestamps[i]) if named else (lambda i: f"position {i}")
+    runs = [[hits[0], hits[0]]]
+    for i in hits[1:]:
+        if i - runs[-1][1] <= RUN_GAP + 1 and not changes:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    lines = [head + ":"]
+    for first, last in runs[:TOP_ROWS * 4]:
+        if changes:
+            lines.append(f"  {where(first)}  confidence {_number(_at(body.get('confidenceScores'), first))}")
+            continue
+        inside = [i for i in range(first, last + 1) if flags[i]]
+        sides = {"above" if _at(body.get("isPositiveAnomaly"), i) else "below" for i in inside}
+        severity = max((_at(body.get("severity"), i) or 0.0) for i in inside)
+        side = " and ".join(sorted(sides))
+        if first == last:
+            lines.append(f"  {where(first)}  {side} expected {_number(_at(body.get('expectedValues'), first))}, "
+                         f"severity {_number(severity)}")
+        else:
+            count = f"{len(inside)} of {last - first + 1}" if len(inside) < last - first + 1 else f"{len(inside)}"
+            lines.append(f"  {where(first)} .. {where(last)}  {count} points {side} expected, "
+                         f"severity up to {_number(severity)}")
+    if len(runs) > TOP_ROWS * 4:
+        lines.append(f"  ... {len(runs) - TOP_ROWS * 4} more (--json for all)")
+    return "\n".join(lines)
+
+
+def _at(values: Any, i: int) -> Any:
+    return values[i] if isinstance(values, list) and i < len(values) else None
 
 
 def _anomaly(row: dict[str, Any], *, verdict: bool = False) -> str:

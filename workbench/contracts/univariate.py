@@ -23,6 +23,7 @@ from workbench.timegrid import (
     grid_positions,
     infer_granularity,
     off_grid,
+    parse_timestamps,
     snap,
     step_text,
 )
@@ -217,7 +218,10 @@ def _parse_series(body: Mapping[str, Any], granularity: TimeGranularity) -> tupl
         if bad is not None:
             raise ValidationError(ErrorCode.BAD_ARGUMENT, f"'timestamp' at index {bad} in 'series' is not an "
                                   f"ISO-8601 string: {raw_stamps[bad]!r}", row=bad)
-        stamps = pd.DatetimeIndex(pd.to_datetime(raw_stamps, utc=True, format="ISO8601")).as_unit("ns")
+        stamps = parse_timestamps(raw_stamps)
+    except ValidationError as exc:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"'timestamp' at index {exc.row} in 'series': {exc.message}",
+                              row=exc.row) from None
     except (TypeError, KeyError, ValueError, OverflowError) as exc:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "'timestamp' or 'value' is malformed in 'series' field.") from exc
     if stamps.hasnans:
@@ -238,10 +242,10 @@ def _series_from_pandas(series: Any, granularity: TimeGranularity) -> tuple[pd.S
     if granularity is TimeGranularity.NONE:
         return _check_values(values), None
     try:
-        stamps = pd.DatetimeIndex(values.index)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, "the series must be indexed by timestamps") from exc
-    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+        stamps = parse_timestamps(values.index)
+    except ValidationError as exc:
+        raise ValidationError(exc.code, f"the series must be indexed by timestamps: {exc.message}",
+                              row=exc.row) from None
     return _check_values(values), stamps
 
 

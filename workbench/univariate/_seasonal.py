@@ -19,6 +19,7 @@ import pandas as pd
 
 MAD_TO_SIGMA = 1.4826
 WINSOR_SIGMAS = 3.0
+GRID_TOLERANCE = 0.02  # in grid steps: how far a recorded value may sit off its grid point
 
 
 def odd(window: int) -> int:
@@ -223,13 +224,20 @@ def remedians(x: np.ndarray, levels: int) -> list[np.ndarray]:
 
 
 def grid_step(x: np.ndarray) -> float:
-    """The resolution of values recorded on a grid (integers, 0.1 steps, ...); 0 for real numbers."""
+    """The resolution of values recorded on a grid (integers, 0.1 steps, ...); 0 for real numbers.
+
+    The step is the median of the gaps between neighbouring values that are about one step, and
+    every gap must be a whole number of steps to within GRID_TOLERANCE (relative): values stored
+    in single precision, or rounded to a few decimals after scaling, sit on their grid only that
+    closely."""
     values = np.unique(x[np.isfinite(x)])
     if len(values) < 2 or len(values) > len(x) // 2:  # mostly distinct values: no grid to speak of
         return 0.0
-    step = float(np.diff(values).min())
-    units = (values - values[0]) / step
-    return step if np.allclose(units, np.round(units), rtol=0.0, atol=1e-6) else 0.0
+    gaps = np.diff(values)
+    step = float(np.median(gaps[gaps < 1.5 * gaps.min()]))
+    steps = np.round(gaps / step)
+    on_grid = (steps >= 1).all() and (np.abs(gaps / step - steps) <= GRID_TOLERANCE * steps).all()
+    return step if on_grid else 0.0
 
 
 def dither(n: int, step: float) -> np.ndarray:

@@ -26,7 +26,7 @@ import pandas as pd
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.univariate._period import detect_periods
 from workbench.univariate._seasonal import odd, period_mean, phase_profile, robust_trend
-from workbench.timegrid import infer_granularity
+from workbench.timegrid import infer_granularity, parse_timestamps
 
 SEASONAL_COLUMNS = ["Time", "OriginalData", "ProcessedData", "TSpike", "ZSpike", "BiLevelChangeScore",
                     "BiLevelChangeAlert", "PosTrendScore", "PosTrendAlert", "NegTrendScore", "NegTrendAlert"]
@@ -69,7 +69,7 @@ def _frame(data: pd.DataFrame | pd.Series) -> tuple[pd.DatetimeIndex, np.ndarray
     else:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "data must be a Series indexed by time or a (Time, Data) frame")
     try:
-        stamps = pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns")
+        stamps = parse_timestamps(times)
         numbers = pd.to_numeric(pd.Series(np.asarray(values)), errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"cannot read the Time/Data columns: {exc}") from exc

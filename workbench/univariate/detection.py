@@ -6,7 +6,10 @@ Each series is laid on its regular time grid (granularity x customInterval), gap
 the series.  A point is anomalous when
 
 * its residual exceeds ``k * sigma`` (sigma: the residuals' robust scale; k: a Bonferroni-style
-  normal quantile for the series length, widened as ``sensitivity`` drops below 99), or
+  normal quantile for the series length, widened as ``sensitivity`` drops below 99) -- or, where
+  the residuals' own tail beyond ``k`` is heavier than normal noise allows and spreads on from it
+  (a bursty or mostly-constant metric, not a cluster of outliers), the level that tail exceeds
+  with probability TAIL_RISK (peaks over threshold, ``_tail``), or
 * it sits in a stretch whose residuals are off together: the remedian (median of medians of
   three) of the 3, 9, 27, ... points centred on it exceeds its own threshold, the same false-alarm
   budget shared among those scales.  A level shift or a drift of a few sigma, too small for any
@@ -17,14 +20,15 @@ is tested against its global robust level and against the least-trimmed-squares 
 its best-fitting (1 - maxAnomalyRatio) points: stretches far off either stay out of every trend
 fit.  Then the trend is refitted twice without every point found anomalous (not only those
 reported), excluded stretches bridged between the levels on either side, and sigma is measured
-on the other points.  So a shift lasting longer than the trend window is still measured from the
+on the other points (its floor too: differences one period apart between points not found
+anomalous).  So a shift lasting longer than the trend window is still measured from the
 level before it instead of being taken for the new norm.  Values recorded on a grid (integers,
 fixed steps) are spread evenly over their grid step before their scale is measured, so that a
 series sitting mostly on one level does not make every step to the next level an anomaly.
 
 At most ``maxAnomalyRatio`` of the points are reported, those farthest from their expected value
 first.  As in the service, ``upperBoundary = expectedValue + upperMargin`` separates normal from
-anomalous points: the margin is ``k * sigma`` except where a flag says otherwise (a point over
+anomalous points: the margin is the point threshold times sigma except where a flag says otherwise (a point over
 the cap gets a margin that contains it, a point flagged for its stretch one that it just
 exceeds).  ``severity``
 is ``1 - 1 / evidence`` for a reported point (evidence: how many times its threshold it exceeds,
@@ -33,7 +37,8 @@ at its strongest scale) and 0 otherwise.
 Change points test, at every point, for a level step and for a slope bend within the
 ``stableTrendWindow`` points on each side (against one straight line); the confidence is that
 test's probability raised to the number of points, so a threshold of 0.9 means at most
-about a 10% chance of one false change point in a whole clean series.
+about a 10% chance of one false change point in a whole clean series.  A change point starts a
+lasting trend: a spike, or any departure shorter than half the window, is none.
 """
 from __future__ import annotations
 
@@ -61,7 +66,7 @@ from workbench.contracts import (
     UnivariateLastDetectionResult,
 )
 from workbench.exceptions import ErrorCode, ValidationError
-from workbench.timegrid import infer_granularity, step_text
+from workbench.timegrid import infer_granularity, parse_timestamps, step_text
 from workbench.univariate._period import detect_period
 from workbench.univariate._seasonal import (
     decompose,
@@ -73,15 +78,20 @@ from workbench.univariate._seasonal import (
     phase_profile,
     remedians,
     robust_scale,
+    rolling_median,
     trend_without,
 )
+from workbench.univariate._tail import tail_margin
 
 MAX_MISSING_RATIO = 0.5
 FALSE_ALARM_RATE = 0.05  # chance of one false anomaly in a clean series at sensitivity 99
 MIN_THRESHOLD = 3.0  # sigmas, for short series
 SENSITIVITY_SPAN = 33.0  # each 33 sensitivity points below 99 add one more threshold width
+SPIKE_SIGMAS = 3.0  # change points: values are clipped this far around their running median
 CHI2_1_MEDIAN = 0.4549364  # median of a chi-square with 1 degree of freedom
 QUARTILE_ABS_NORMAL = 0.3186394  # lower quartile of |z| for a standard normal z
+TAIL_RISK: float | None = 1e-3  # chance that a normal point passes a margin from the residuals' own tail
+# (None: the Gaussian margin alone, the rule before; benchmarks/univariate_bench.py --study compares)
 REFITS = 2  # trend refits with the anomalous points taken out
 MIN_WINDOWS = 10  # disjoint windows a stretch scale needs in the series
 SCALE_SAMPLE = 100_000  # points sampled to centre and scale each remedian level
@@ -201,10 +211,16 @@ def _noise(resid: np.ndarray, normal: np.ndarray, floor: float) -> tuple[float, 
 
 
 def _evidence(resid: np.ndarray, normal: np.ndarray, k: float, k_stretch: float, levels: int,
-              floor: float) -> np.ndarray:
+              floor: float, widen: float = 1.0) -> tuple[np.ndarray, float]:
     """Per point, the strongest evidence that it is anomalous, in units of its threshold (> 1:
-    anomalous): its own residual against ``k`` robust sigmas, or the remedian of the 3, 9, 27, ...
-    points centred on it against ``k_stretch`` times that remedian's spread.
+    anomalous): its own residual against the point margin, or the remedian of the 3, 9, 27, ...
+    points centred on it against ``k_stretch`` times that remedian's spread; and the point
+    margin in robust sigmas.
+
+    The point margin is ``k`` (the Gaussian one), or the level the residuals' own tail exceeds
+    with probability TAIL_RISK where that tail is heavier (:func:`~._tail.tail_margin`), widened
+    alike below sensitivity 99 (``widen``): bursty or zero-inflated metrics, whose median
+    absolute deviation measures only their quiet majority, are not flagged at every blip.
 
     A long shift or drift that no single point makes significant is found at the scale of its
     length; an isolated spike moves no remedian, and a stretch's edges do not bleed outwards.
@@ -216,16 +232,18 @@ def _evidence(resid: np.ndarray, normal: np.ndarray, k: float, k_stretch: float,
     """
     n = len(resid)
     centre, sigma = _noise(resid, normal, floor)
-    ratio = np.abs(resid - centre) / (k * sigma)
+    z = np.abs(resid - centre) / sigma
+    k_point = k if TAIL_RISK is None else tail_margin(z, k / widen, TAIL_RISK) * widen
+    ratio = z / k_point
     use = normal if normal.sum() >= n // 2 else np.ones(n, dtype=bool)
     stride = max(1, n // SCALE_SAMPLE)  # the centre and spread of a level from a sample of it
     for j, level in enumerate(remedians(resid, levels), start=1):
         inner = slice((3 ** j - 1) // 2, n - (3 ** j - 1) // 2)
         sample = level[inner][use[inner]][::stride]
         spread = max(robust_scale(sample), sigma * REMEDIAN_SPREAD ** j)
-        z = np.abs(level[inner] - np.median(sample)) / (k_stretch * spread)
-        ratio[inner] = np.maximum(ratio[inner], z)
-    return ratio
+        z = np.abs(level[inner] - np.median(sample)) / spread
+        ratio[inner] = np.maximum(ratio[inner], z / k_stretch)
+    return ratio, k_point
 
 
 def _strongest(score: np.ndarray, candidates: np.ndarray, limit: int) -> np.ndarray:
@@ -237,15 +255,19 @@ def _strongest(score: np.ndarray, candidates: np.ndarray, limit: int) -> np.ndar
     return keep & candidates
 
 
-def _seasonal_noise(x: np.ndarray, period: int) -> float:
+def _seasonal_noise(x: np.ndarray, period: int, excluded: np.ndarray | None = None) -> float:
     """The noise's sigma from differences one period apart of the detrended series (they cancel a
-    steady seasonal pattern):
+    steady seasonal pattern), leaving out those that touch an ``excluded`` point:
     a floor for the residuals' own scale, which a seasonal profile fitted to few periods shrinks
     (each phase's profile follows its own few points), so that clean series are not flagged."""
     if period < 2 or len(x) < 3 * period:
         return 0.0
     stride = max(1, (len(x) - period) // SCALE_SAMPLE)  # a sample is as good a scale, and faster
     d = x[period::stride] - x[:-period:stride]
+    if excluded is not None and excluded.any():
+        clean = ~(excluded[period::stride] | excluded[:-period:stride])
+        if clean.sum() >= len(d) // 4:  # enough left: the differences of points not found anomalous,
+            return robust_scale(d[clean]) / math.sqrt(2.0)  # the median's more efficient scale
     # the lower quartile of |d - median| (0.3186 sigma for normal noise): anomalies, which sit in
     # two differences each, move it less than the median
     return float(np.quantile(np.abs(d - np.median(d)), 0.25)) / QUARTILE_ABS_NORMAL / math.sqrt(2.0)
@@ -257,23 +279,25 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
     window = _trend_window(n, period)
     trend, seasonal = decompose(x, period, window)
     k = threshold(n, sensitivity)
+    widen = 1.0 + (SENSITIVITY_DEFAULT - sensitivity) / SENSITIVITY_SPAN
     cap = max(1, math.ceil(n * max_ratio))
     most = max(cap, n // 2)  # robust fits break down beyond half of the points
     jitter = dither(n, grid_step(x))  # gridded values: measured scales see the grid step
-    floor = max(FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0, _seasonal_noise(x - trend, period))
+    rounding = FLOAT_NOISE * float(np.max(np.abs(x))) if n else 0.0
+    floor = max(rounding, _seasonal_noise(x - trend, period))
     y = x - seasonal
     everything = np.ones(n, dtype=bool)
 
-    def evidence(resid: np.ndarray, longest: float, normal: np.ndarray) -> np.ndarray:
+    def evidence(resid: np.ndarray, longest: float, normal: np.ndarray) -> tuple[np.ndarray, float]:
         levels = _levels(n, longest)
         k_stretch = _scale_thresholds(n, sensitivity, levels)
-        return _evidence(resid + jitter, normal, k, k_stretch, levels, floor)
+        return _evidence(resid + jitter, normal, k, k_stretch, levels, floor, widen)
 
     # 1. a global look first: stretches far off the series' robust level or off the line through
     # its best-fitting (1 - maxAnomalyRatio) points stay out of every trend fit (a trend over a
     # tenth of the series would take a longer shift for the norm)
-    first = np.maximum(evidence(y - np.median(y), n, everything),
-                       evidence(y - lts_line(y, n - cap), n, everything))
+    first = np.maximum(evidence(y - np.median(y), n, everything)[0],
+                       evidence(y - lts_line(y, n - cap), n, everything)[0])
     held_out = _strongest(first, first > 1, most)
     if held_out.any():
         trend = trend_without(y, window, held_out)
@@ -282,17 +306,18 @@ def _detect(x: np.ndarray, period: int, sensitivity: int, max_ratio: float) -> d
     found = np.zeros(n, dtype=bool)
     for refit in range(REFITS + 1):
         resid = x - trend - seasonal
-        ratio = evidence(resid, window / 3, ~found)  # the trend absorbs longer stretches
+        ratio, k_point = evidence(resid, window / 3, ~found)  # the trend absorbs longer stretches
         if refit == REFITS:
             break
         found = _strongest(ratio, ratio > 1, most)
         if not (found | held_out).any():
             break
         trend = trend_without(y, window, found | held_out)
+        floor = max(rounding, _seasonal_noise(x - trend, period, found | held_out))
     size = np.abs(resid)
     # maxAnomalyRatio: the points farthest from their expected value first
     flagged = _strongest(size, (ratio > 1) & (size > 0), cap)
-    margin = k * _noise(resid + jitter, ~found, floor)[1]
+    margin = k_point * _noise(resid + jitter, ~found, floor)[1]
     margins = np.full(n, margin)
     # margins that agree with the flags: a point over the cap gets a margin that contains it, a
     # point flagged for its stretch one that it just exceeds
@@ -362,12 +387,19 @@ def _change_points(x: np.ndarray, period: int, w: int, level: float) -> tuple[np
     with one degree of freedom, largest exactly at a break.  Each is deflated by its median over
     the series when the noise is not white, and the larger of the two becomes a confidence
     across all n points (Bonferroni; neighbouring windows overlap, so it is conservative).
+
+    A change point starts a trend that lasts (``stableTrendWindow`` is the shortest stable trend
+    on either side): values are first clipped to SPIKE_SIGMAS around their running median over
+    the window, which keeps every step and bend (a running median follows them) but leaves a
+    spike, or any departure shorter than half the window, no weight.
     """
     n = len(x)
     if period >= 2:
         x = x - phase_profile(x - period_mean(x, period), period)
     sigma = robust_scale(np.diff(x, 2)) / math.sqrt(6.0)  # second differences ignore level and slope
     y = (x - np.median(x)) / sigma
+    local = rolling_median(y, odd(w))
+    y = np.clip(y, local - SPIKE_SIGMAS, local + SPIKE_SIGMAS)
     q = np.zeros(n)
     for kernel in _break_kernels(w):
         stat = fftconvolve(y, kernel[::-1], mode="valid")[:n - 2 * w + 1] ** 2  # t = w .. n - w
@@ -411,6 +443,23 @@ def detect_change_point(request: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- public API: pandas
 
 
+def _timestamps(series: Any) -> Any:
+    """``series`` with an index of ISO-8601 strings (or datetime objects) read as UTC timestamps by the one
+    rule of CSV cells and v1.1 bodies (:func:`workbench.timegrid.parse_timestamps`); numbers and
+    DatetimeIndexes as given.  The one place the pandas entry points convert an index, so that a series
+    answers the same whether its timestamps are strings or datetimes; a string that is no ISO-8601
+    timestamp is an error naming its row."""
+    if not isinstance(series, pd.Series) or isinstance(series.index, pd.DatetimeIndex):
+        return series
+    kind = pd.api.types.infer_dtype(series.index, skipna=False)
+    if kind not in ("string", "mixed", "datetime", "datetime64", "date"):
+        return series  # positions (a RangeIndex, numbers): granularity none
+    try:
+        return series.set_axis(parse_timestamps(series.index))
+    except ValidationError as exc:
+        raise ValidationError(exc.code, f"the series' index: {exc.message}", row=exc.row) from None
+
+
 def _params(series: pd.Series, granularity: str | None, custom_interval: int | None, **fields: Any) -> dict[str, Any]:
     if granularity is None:
         index = series.index[series.notna().to_numpy()] if isinstance(series, pd.Series) else None
@@ -446,8 +495,9 @@ def detect_entire(series: pd.Series, *, granularity: str | None = None, custom_i
     ``{"snap": True, "duplicates": "last"}`` picks each rule (:class:`~workbench.contracts.TimestampPolicy`).
     Returns one row per non-missing point (per regular point with a policy): value, expected_value,
     upper_margin, lower_margin, is_anomaly, is_negative_anomaly, is_positive_anomaly, severity;
-    ``attrs["period"]`` holds the period.
+    ``attrs["period"]`` holds the period.  An index of ISO-8601 strings is read as timestamps (UTC).
     """
+    series = _timestamps(series)
     options = UnivariateDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, sensitivity=sensitivity,
         maxAnomalyRatio=max_anomaly_ratio, imputeMode=impute_mode, imputeFixedValue=impute_fixed_value,
@@ -467,6 +517,7 @@ def detect_last(series: pd.Series, **params: Any) -> pd.Series:
 
     Returns the newest point's row with ``period`` and ``suggested_window`` added.
     """
+    series = _timestamps(series)
     frame = detect_entire(series, **params)
     row = frame.iloc[-1].copy()
     period = frame.attrs["period"]
@@ -482,6 +533,7 @@ def detect_change_points(series: pd.Series, *, granularity: str | None = None, c
                          timestamp_policy: Any = None) -> pd.DataFrame:
     """Change points of a Series indexed by timestamp: columns value, is_change_point, confidence_score;
     ``timestamp_policy`` as in :func:`detect_entire`."""
+    series = _timestamps(series)
     options = UnivariateChangePointDetectionOptions.from_series(series, _params(
         series, granularity, custom_interval, period=period, stableTrendWindow=stable_trend_window,
         threshold=threshold, timestampPolicy=_policy(timestamp_policy)))
