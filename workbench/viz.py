@@ -294,7 +294,7 @@ def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
     Rows are numbered from 1 (the index, ``episode``), as the widgets' episode pickers and titles number them.
     """
     _require_columns(episodes, EPISODE_COLUMNS, "episodes")
-    return pd.DataFrame(index=pd.RangeIndex(1, len(episodes) + 1, name="episode"), data={
+    table = pd.DataFrame({
         "start": [t.strftime("%Y-%m-%d %H:%M:%S") for t in episodes["start"]],
         "end": [t.strftime("%Y-%m-%d %H:%M:%S") for t in episodes["end"]],
         "duration": [duration_text(d) for d in episodes["duration"]],
@@ -303,6 +303,8 @@ def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
         "mean severity": episodes["mean_severity"].round(3),
         "top contributors": [", ".join(f"{v} ({s:.2f})" for v, s in pairs) for pairs in episodes["top_contributors"]],
     })
+    table.index = pd.RangeIndex(1, len(table) + 1, name="episode")
+    return table
 
 
 _METRICS = {  # evaluation key -> (label, format)
