@@ -319,3 +319,32 @@ def test_both_dashboards_draw_the_registry_and_make_no_request_off_the_machine(r
         stop_process(process)
     assert all(count > 0 for count in drawn), drawn
     assert page.off_machine == []
+
+
+@pytest.mark.slow
+def test_the_explorer_score_chart_stays_readable_at_narrow_widths(browser, tmp_path):
+    """In a JupyterLab cell the explorer's score chart may get 400 px: its legend wraps without covering the
+    threshold, the scale buttons or a title, and the threshold is drawn."""
+    detections = _detections(threshold=5.0)
+    explorer = ScoreExplorer(detections, values=_values(detections.frame.index))
+    figure = explorer.timeline()
+    assert any(t.name.startswith("threshold") for t in figure.data) and not figure.layout.title.text
+    page_html = tmp_path / "explorer.html"
+    page_html.write_text("<html><body>" + "".join(
+        f"<div class='chart' style='width:{width}px'>{viz.figure_html(figure)}</div>" for width in (420, 700, 1000))
+        + "</body></html>")
+    page = _offline_page(browser, "file://", {"width": 1100, "height": 900})
+    try:
+        page.goto(page_html.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .legend').length === 3", timeout=60_000)
+        overlaps = page.evaluate("""() => [...document.querySelectorAll('.chart')].map(chart => {
+            const box = sel => { const e = chart.querySelector(sel); return e ? e.getBoundingClientRect() : null; };
+            const meet = (a, b) => !!(a && b) && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            const legend = box('.legend'), plot = box('.nsewdrag'), buttons = box('.updatemenu-container'),
+                  title = box('.g-gtitle text');
+            return {plot: meet(legend, plot), buttons: meet(legend, buttons), title: meet(legend, title),
+                    inside: legend.right <= chart.getBoundingClientRect().right + 1};
+        })""")
+    finally:
+        page.close()
+    assert overlaps == [{"plot": False, "buttons": False, "title": False, "inside": True}] * 3, overlaps

@@ -111,7 +111,10 @@ class ScoreExplorer:
         figure = viz.timeline_figure(self.detections.frame, min_severity=self.settings()["min_severity"],
                                      episodes=self.episodes, threshold=self.detections.threshold,
                                      release=self.detections.release)
-        figure.update_layout(height=CHART_HEIGHT, margin=dict(l=60, r=10, t=70, b=30), title_font_size=14)
+        # no title (the count above says it); the legend under the axis, where it may wrap at any width without
+        # running into the title or the scale buttons
+        figure.update_layout(height=CHART_HEIGHT, title_text="", margin=dict(l=60, r=10, t=40, b=95),
+                             legend=dict(orientation="h", x=0, xanchor="left", y=-0.3, yanchor="top"))
         return figure
 
     def episode_view(self) -> viz.ReportFigure | str:
