@@ -223,8 +223,10 @@ def _serve_once(process: subprocess.Popen, source: str) -> Served:
         time.sleep(0.3)
     if process.poll() is not None:
         return Served(False, f"exited with status {process.returncode} instead of serving port {port}")
-    try:
-        status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).status
+    try:   # the whole page: a dashboard's kernel has run the notebook (an idle kernel ignores Ctrl-C)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=SERVER_START_TIMEOUT) as answer:
+            answer.read()
+            status = answer.status
     except urllib.error.HTTPError as error:   # a v1.1 error body is an answer too
         status = error.code
     except OSError as error:
