@@ -260,6 +260,19 @@ def test_the_inference_report_on_the_demo_scores_the_labels_and_shows_what_it_fo
 
 
 @pytest.mark.slow
+def test_the_fleet_notebook_ranks_the_faulty_assets_first_and_the_fleet_dashboard_opens_on_them(reports, tmp_path):
+    summary = reports["runs"]["06_fleet"].summary
+    assert summary["fleet"] == "fleet" and summary["entities"] == 6 and summary["trained"] == 6
+    assert summary["anomalous_now"] == ["asset-001", "asset-004"]  # the sample's two faulty assets, ranked first
+    assert summary["ranking"][:2] == ["asset-001", "asset-004"] and summary["chosen"] == "asset-001"
+    assert summary["chosen_episodes"] >= 1 and summary["heatmap_shape"] == [6, 120]
+    page = run_notebook(NOTEBOOKS_DIR / "fleet_dashboard.ipynb", tmp_path / "dash.ipynb",
+                        {"workbench_home": reports["home"], "entity": "asset-004"}, timeout=300).summary
+    assert page == {"fleet": "fleet", "entities": 6, "entity": "asset-004", "ranking": summary["ranking"],
+                    "heatmap_shape": [6, 120]}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REPORTS)
 def test_each_report_carries_every_figure_ends_cleanly_and_makes_no_request_off_the_machine(reports, browser, name):
     run = reports["runs"][name]
@@ -322,9 +335,10 @@ def test_both_dashboards_draw_the_registry_and_make_no_request_off_the_machine(r
 
 
 @pytest.mark.slow
-def test_the_explorer_score_chart_stays_readable_at_narrow_widths(browser, tmp_path):
+def test_the_explorer_score_chart_stays_readable_at_narrow_widths(browser, tmp_path, monkeypatch):
     """In a JupyterLab cell the explorer's score chart may get 400 px: its legend wraps without covering the
     threshold, the scale buttons or a title, and the threshold is drawn."""
+    monkeypatch.setattr(viz, "_plotlyjs_sent", False)    # this page's first figure carries plotly.js
     detections = _detections(threshold=5.0)
     explorer = ScoreExplorer(detections, values=_values(detections.frame.index))
     figure = explorer.timeline()

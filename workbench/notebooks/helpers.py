@@ -19,10 +19,10 @@ from workbench._atomic import atomic_write_text
 from workbench.data import DataWarning
 from workbench.evaluation import evaluate_detections
 from workbench.exceptions import DataError, ErrorCode, ValidationError, file_not_found
-from workbench.timegrid import format_timestamp, not_iso_message
 from workbench.mvad.pipeline import prepare_detection
 from workbench.service import batch, lifecycle
 from workbench.service.registry import Registry
+from workbench.timegrid import format_timestamp, not_iso_message
 
 # ---------------------------------------------------------------- helpers the notebooks call
 
