@@ -10,11 +10,16 @@ mouse and checks that the anomaly count, the plotly chart and the episodes follo
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from test_notebooks import write_anomalous_sample
@@ -31,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 LOAD_TIMEOUT_MS = 120_000
 
 
@@ -195,3 +201,44 @@ def test_dashboard_renders_and_follows_the_severity_and_grouping_controls(page):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+# ---------------------------------------------------------------- the wrapper process
+
+
+def test_the_dashboard_command_refuses_a_taken_port_instead_of_serving_elsewhere(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([WORKBENCH, "notebooks", "dashboard", "--port", str(port)], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2
+    assert f"[BadArgument] port {port} on 127.0.0.1 is taken" in done.stderr and "--port" in done.stderr
+    assert "serving" not in done.stderr
+
+
+def test_the_dashboard_command_prints_the_url_it_serves_and_stops_voila_when_terminated(tmp_path):
+    port = free_port()
+    wrapper = subprocess.Popen([WORKBENCH, "notebooks", "dashboard", str(ROOT / "notebooks" / "fleet_dashboard.ipynb"),
+                                "--port", str(port)], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")})
+    try:
+        deadline = time.time() + LOAD_TIMEOUT_MS / 1000
+        line = ""
+        while "serving the dashboard" not in line and time.time() < deadline and wrapper.poll() is None:
+            line = wrapper.stderr.readline()
+        assert f"serving the dashboard at http://127.0.0.1:{port}/" in line
+        voila = psutil.Process(wrapper.pid).children(recursive=True)
+        assert voila and any("voila" in " ".join(p.cmdline()) for p in voila)
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) == 0
+        wrapper.send_signal(signal.SIGTERM)                     # as a service manager or `kill` stops it
+        assert wrapper.wait(timeout=60) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(voila, timeout=30)
+        assert alive == []
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0     # the port is free again
+    finally:
+        if wrapper.poll() is None:
+            stop_process(wrapper)

@@ -322,22 +322,8 @@ def test_worker_killed_mid_run_loses_nothing(dask_cluster, tmp_path):
 # ---------------------------------------------------------------- notebooks
 
 
-def test_fleet_notebook_and_fleet_dashboard(tmp_path):
-    from workbench.notebooks import NOTEBOOKS_DIR, run_notebook
-
-    home = str(tmp_path / "home")
-    run = run_notebook(NOTEBOOKS_DIR / "06_fleet.ipynb", tmp_path / "06.ipynb",
-                       {"workers": 2, "epochs": 10, "workbench_home": home}, timeout=300)
-    summary = run.summary
-    assert summary["fleet"] == "fleet" and summary["entities"] == 6 and summary["trained"] == 6
-    assert summary["anomalous_now"] == ["asset-001", "asset-004"]  # the sample's two faulty assets, ranked first
-    assert summary["ranking"][:2] == ["asset-001", "asset-004"] and summary["chosen"] == "asset-001"
-    assert summary["chosen_episodes"] >= 1 and summary["heatmap_shape"] == [6, 120]
-
-    page = run_notebook(NOTEBOOKS_DIR / "fleet_dashboard.ipynb", tmp_path / "dash.ipynb",
-                        {"workbench_home": home, "entity": "asset-004"}, timeout=300).summary
-    assert page == {"fleet": "fleet", "entities": 6, "entity": "asset-004", "ranking": summary["ranking"],
-                    "heatmap_shape": [6, 120]}
+def test_fleet_dashboard_notebook_with_no_fleet(tmp_path):
+    """The fleet notebook and the dashboard on a trained fleet: tests/test_reports.py (one run serves both)."""
     from workbench.fleet.viz import FleetPage
 
     assert FleetPage(str(tmp_path / "nothing")).state() == {"fleet": None, "entities": 0}

@@ -7,7 +7,9 @@ first part with slidingWindow 30 and 3 epochs to keep the suite fast.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import nbformat
@@ -17,9 +19,11 @@ import pytest
 
 from workbench import data, viz
 from workbench.cli import main
+from workbench.data import DataWarning
 from workbench.exceptions import ValidationError, WorkbenchError
 from workbench.notebooks import (
-    NOTEBOOKS_DIR, coerce_parameters, notebook_parameters, read_parameter_sets, run_batch, run_notebook,
+    NOTEBOOKS_DIR, ExportedFiles, anomaly_interpretation, coerce_parameters, contributors_title, evaluate_labels,
+    notebook_parameters, read_labels, read_parameter_sets, run_batch, run_notebook,
 )
 from workbench.mvad.inference import Detections
 from workbench.postprocess import group_episodes
@@ -30,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = ROOT / "data" / "samples" / "sample_data_5_3000.csv"
+SMD_LABELS = ROOT / "data" / "samples" / "smd_machine-1-6_labels.csv"
 NOTEBOOK_NAMES = ["01_data_preparation", "02_training", "03_model_inspection", "04_inference", "05_univariate",
                   "06_fleet", "dashboard", "fleet_dashboard"]
 SMALL = {"sliding_window": 30, "epochs": 3}
@@ -179,6 +184,100 @@ def test_figures_follow_severity_and_episodes():
         viz.timeline_figure(detections.frame.drop(columns="score"))
 
 
+def test_episodes_are_numbered_from_one_in_tables_pickers_and_titles():
+    explorer = ScoreExplorer(_synthetic_detections(), merge_gap=0)
+    table = viz.episodes_table(explorer.episodes)
+    assert table.index.tolist() == [1, 2, 3] and table.index.name == "episode"
+    assert table["points"].tolist() == explorer.episodes["points"].tolist() == [3, 2, 1]   # values stay in their rows
+    assert [label.split(":")[0] for label, _ in explorer.picker.options] == ["1", "2", "3"]
+    first_row = re.search(r"<tbody>\s*<tr>\s*<td>(\d+)</td>", explorer.table.value)
+    assert first_row and first_row.group(1) == "1"
+
+
+def test_the_inference_notebooks_helpers_number_anomalies_from_one_and_show_clean_results(tmp_path):
+    detections = _synthetic_detections()
+    stamp, interpretation = anomaly_interpretation(detections, 1)
+    assert stamp == detections.frame.index[41] and interpretation                 # severity 0.95: the most severe
+    assert anomaly_interpretation(detections, 2)[0] == detections.frame.index[11]
+    assert anomaly_interpretation(detections, 7) == (None, [])
+    with pytest.raises(ValidationError, match="positive integer"):
+        anomaly_interpretation(detections, 0)
+    assert contributors_title(1, stamp) == "Contributors of the most severe anomaly, 2021-01-01 00:41 UTC"
+    table = viz.metrics_table({"vus_pr": 0.98249, "auc_pr": 0.8586, "f1": 0.6071, "precision": 0.4595,
+                               "recall": 0.8947, "flagged_share": 0.01713, "labelled_share": 0.0088, "rows": 2160})
+    assert table["value"].tolist() == ["0.982", "0.859", "0.607", "0.460", "0.895", "1.7%", "0.9%", "2,160"]
+    exported = ExportedFiles({"csv": str(tmp_path / "r.csv"), "json": str(tmp_path / "r.json")})
+    assert exported == {"csv": str(tmp_path / "r.csv"), "json": str(tmp_path / "r.json")}   # still the paths
+    assert "<code>r.csv</code>: scores and contributions per timestamp" in exported._repr_html_()
+
+
+def test_labels_are_evaluated_over_the_scored_rows_they_cover(tmp_path):
+    detections = _synthetic_detections()                      # 200 rows from 2021-01-01T00:00Z; flags 10-12, 40-41
+    index = detections.frame.index
+    labels = pd.Series(0, index=index[:100])
+    labels.iloc[11:14] = 1
+    with pytest.warns(DataWarning, match=r"the labels cover 100 of the 200 scored rows \(2021-01-01T00:00:00Z to "
+                                         r"2021-01-01T01:39:00Z\): evaluated on those"):
+        partial = evaluate_labels(detections, labels)
+    assert partial["rows"] == 100 and partial["recall"] == pytest.approx(2 / 3)
+    assert partial["precision"] == pytest.approx(2 / 5)       # flags 10-12 and 40-41 all lie in the labelled part
+    later = pd.Series([0, 1], index=index[-1:].shift(5, freq="min").append(index[-1:].shift(6, freq="min")))
+    with pytest.warns(DataWarning, match="cover none of the 200 scored rows"):
+        assert evaluate_labels(detections, later) == {}
+    with pytest.warns(DataWarning, match="every labelled scored row is normal"):
+        assert evaluate_labels(detections, pd.Series(0, index=index)) == {}
+    assert evaluate_labels(detections, "") == {}
+    csv = tmp_path / "labels.csv"
+    csv.write_text("timestamp,label\n" + "".join(f"{t:%Y-%m-%dT%H:%M:%SZ},{int(10 <= i < 13)}\n"
+                                                  for i, t in enumerate(index)))
+    assert evaluate_labels(detections, str(csv))["rows"] == 200
+    csv.write_text("timestamp,label\n2021-01-01T00:00:00Z,0\n01/02/2021 00:01,1\n")
+    with pytest.raises(WorkbenchError, match=r"InvalidTimestampFormat.*'01/02/2021 00:01'.*row 3"):
+        read_labels(csv)
+
+
+def test_files_the_workbench_writes_get_the_mode_of_any_file_the_user_writes(tmp_path):
+    from workbench._atomic import atomic_path, atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<html></html>")
+        with atomic_path(tmp_path / "archive.zip") as tmp:
+            tmp.write_bytes(b"PK")
+        os.umask(0o077)                                          # a user who keeps their files private
+        atomic_write_text(tmp_path / "private.json", "{}")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "archive.zip").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.zip", "private.json", "report.html"]
+
+
+def test_a_kernel_is_asked_to_shut_down_without_an_interrupt(monkeypatch):
+    """jupyter_client sends SIGINT before a shutdown request; a kernel still busy after a failed cell logs it as
+    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel``.  The runner's kernel manager does not send it."""
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.manager import run_sync
+
+    from workbench.notebooks.runner import KERNEL_ARGUMENTS, KERNEL_NAME, _kernel_manager_class
+
+    interrupts = []
+
+    async def record(self):
+        interrupts.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", record)
+    manager = _kernel_manager_class()(kernel_name=KERNEL_NAME)
+    run_sync(manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS)
+    try:
+        run_sync(manager._async_interrupt_kernel)()              # an interrupt outside a shutdown is still sent
+    finally:
+        run_sync(manager.shutdown_kernel)()
+    assert interrupts == [False]
+    assert not run_sync(manager.is_alive)()
+
+
 # ---------------------------------------------------------------- each notebook, headless
 
 
@@ -211,8 +310,9 @@ def test_training_registers_a_ready_model_with_losses_and_stays_quiet(workspace,
 
 
 def test_model_inspection_of_a_given_model(workspace, trained):
+    prefix = trained.summary["model_id"][:8].upper()   # as `workbench models list` shows it, in any case
     run = run_notebook(NOTEBOOKS_DIR / "03_model_inspection.ipynb", workspace["root"] / "03.ipynb", {
-        "model_id": trained.summary["model_id"], "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
+        "model_id": prefix, "workbench_home": workspace["home"]}, timeout=CELL_TIMEOUT)
     summary, recorded = run.summary, trained.summary["diagnostics"][-1]
     assert summary["model_id"] == trained.summary["model_id"]
     assert summary["recorded_epochs"] == [3]
@@ -259,13 +359,19 @@ def test_inference_finds_the_injected_faults_and_exports_them(workspace, inferen
     assert not _has_progress_bar(inference.output)
 
 
-def test_batch_runs_one_notebook_and_summary_per_parameter_set(workspace, trained, tmp_path):
+def test_batch_runs_one_notebook_and_summary_per_parameter_set(workspace, trained, tmp_path, capfd):
     base = {**DETECT, "model_id": trained.summary["model_id"], "data_source": str(workspace["multitable"]),
             "workbench_home": workspace["home"], "export_dir": str(tmp_path / "exports")}
     sets = [base | {"min_severity": 0.0}, base | {"min_severity": 0.8},
-            base | {"start_time": "2021-01-03T00:00:00Z", "end_time": "2021-01-02T00:00:00Z"}]
+            base | {"start_time": "2021-01-03T00:00:00Z", "end_time": "2021-01-02T00:00:00Z"},
+            base | {"labels_path": str(SMD_LABELS)}]     # labels of another period: a warning, no evaluation
     runs = run_batch(NOTEBOOKS_DIR / "04_inference.ipynb", sets, tmp_path / "runs", timeout=CELL_TIMEOUT)
-    assert [r.ok for r in runs] == [True, True, False]
+    assert "KeyboardInterrupt" not in capfd.readouterr().err     # a failed run's kernel shuts down quietly too
+    assert [r.ok for r in runs] == [True, True, False, True]
+    assert runs[3].summary["evaluation"] == {} and runs[3].summary["anomalies"] == runs[0].summary["anomalies"]
+    warned = [o["text"] for o in _outputs(runs[3].output) if o.get("name") == "stderr"]
+    assert any("DataWarning: no evaluation: the labels (2021-01-04T12:00:00Z to 2021-01-05T23:59:00Z) cover none "
+               "of the 721 scored rows" in text for text in warned), warned
     assert "InvalidTimestampRange" in runs[2].error["message"] and runs[2].summary is None
     low, high = runs[0].summary, runs[1].summary
     assert 0 < high["anomalies"] < low["anomalies"] and high["episodes"] <= low["episodes"]
@@ -274,7 +380,7 @@ def test_batch_runs_one_notebook_and_summary_per_parameter_set(workspace, traine
         assert Path(run.output) == tmp_path / "runs" / f"04_inference-{i:03d}.ipynb" and Path(run.output).exists()
     assert json.loads((tmp_path / "runs" / "04_inference-001.json").read_text()) == high
     listing = json.loads((tmp_path / "runs" / "batch.json").read_text())
-    assert listing["failed"] == 1 and len(listing["runs"]) == 3
+    assert listing["failed"] == 1 and len(listing["runs"]) == 4
 
 
 def test_univariate_flags_the_level_fault(workspace):

@@ -1,13 +1,19 @@
 """Reports and plots an analyst can use: figures that explain, scores against labels, HTML that travels.
 
-The figure tests build small frames by hand; the report test runs ``04_inference`` on the SMD demo
-sample (small window, few epochs) with ``html=True``, opens the HTML in headless Chromium with every
-request off the machine refused, counts the drawn figures and saves ``test-artifacts/report.png``.
+The figure tests build small frames by hand.  The report tests run the notebooks 01-06 on their demo defaults
+(small window, few epochs) with ``html=True`` in one registry, open each HTML report in headless Chromium with
+every request off the machine refused (scripts included), count the drawn figures against the figures the
+notebook output, and save ``test-artifacts/report-<notebook>.png``; both Voila dashboards are served on that
+registry and opened the same way (``test-artifacts/dashboard-demo.png``, ``fleet-dashboard-demo.png``).
 """
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import stat
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +26,8 @@ from workbench import data, viz
 from workbench.evaluation import evaluate_detections
 from workbench.exceptions import ValidationError
 from workbench.mvad.inference import Detections
-from workbench.notebooks import NOTEBOOKS_DIR, run_notebook
+from conftest import free_port, stop_process
+from workbench.notebooks import NOTEBOOKS_DIR, run_notebook, start_dashboard, wait_for_dashboard
 from workbench.postprocess import group_episodes
 from workbench.widgets import ScoreExplorer
 
@@ -173,53 +180,185 @@ def test_demo_sample_labels_and_root_causes_match_the_data():
         assert labels.loc[cause["startTime"]:cause["endTime"]].all()
 
 
-# ---------------------------------------------------------------- the report, offline
+# ---------------------------------------------------------------- the reports and dashboards, offline
+
+REPORTS = ["01_data_preparation", "02_training", "03_model_inspection", "04_inference", "05_univariate", "06_fleet"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SMALL_TRAINING = {"sliding_window": 60, "epochs": 10}
+_FLOAT_INTEGER = re.compile(r"\b[1-9]\d*\.0{6}\b")   # ``rows 2160.000000``: an integer shown as a float
 
 
-@pytest.mark.slow
-def test_inference_report_on_the_demo_renders_every_figure_offline(tmp_path, capfd):
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """01-06 run as a user runs them on the demo (defaults, small training), each with its HTML report, in one
+    registry; 03 and 04 are given the model as the 8-character prefix ``workbench models list`` shows."""
+    root = tmp_path_factory.mktemp("reports")
+    home = str(root / "home")
+    runs = {}
+
+    def run(name, parameters):
+        runs[name] = run_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", root / f"{name}.ipynb", parameters, html=True,
+                                  timeout=300)
+
+    run("01_data_preparation", {})
+    run("02_training", {**SMALL_TRAINING, "workbench_home": home})
+    prefix = runs["02_training"].summary["model_id"][:8]
+    run("03_model_inspection", {"model_id": prefix, "workbench_home": home})
+    run("04_inference", {"model_id": prefix, "workbench_home": home})
+    run("05_univariate", {})
+    run("06_fleet", {"epochs": 10, "workers": 2, "workbench_home": home})
+    return {"home": home, "runs": runs, "model_id": runs["02_training"].summary["model_id"]}
+
+
+@pytest.fixture(scope="module")
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it as root)")
-    run = run_notebook(NOTEBOOKS_DIR / "04_inference.ipynb", tmp_path / "04.ipynb", {
-        "sliding_window": 60, "epochs": 10, "workbench_home": str(tmp_path / "home")}, html=True, timeout=300)
-    assert "IPKernelApp" not in capfd.readouterr().err                 # quiet kernel: no TCP warning
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _offline_page(browser, local: str, viewport: dict):
+    """A tab that lets through only ``local`` URLs (and data:/blob:) and records every other request it refused."""
+    page = browser.new_page(viewport=viewport)
+    page.off_machine = []
+
+    def refuse(route):
+        url = route.request.url
+        if url.startswith(local) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            page.off_machine.append(url)
+            route.abort()
+
+    page.route("**/*", refuse)
+    return page
+
+
+def _drawn_figures(page) -> list[int]:
+    return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .map(g => g.querySelectorAll('.main-svg .trace, .main-svg .hm, .main-svg image').length)""")
+
+
+@pytest.mark.slow
+def test_the_inference_report_on_the_demo_scores_the_labels_and_shows_what_it_found(reports):
+    run = reports["runs"]["04_inference"]
     summary = run.summary
+    assert summary["model_id"] == reports["model_id"]                  # opened by its 8-character prefix
     assert summary["anomalies"] > 0 and summary["episodes"] > 0       # the demo has something to find
     assert summary["chosen_contributors"]                              # and a non-empty contributors chart
     assert summary["evaluation"]["vus_pr"] > 0.3 and summary["evaluation"]["recall"] > 0.3
+    assert summary["evaluation"]["rows"] == summary["timestamps"] == 2160   # the labels cover every scored row
+    assert reports["runs"]["03_model_inspection"].summary["model_id"] == reports["model_id"]
     book = nbformat.read(run.output, as_version=4)
-    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
-    figures = sum(PLOTLY in o.get("data", {}) for o in outputs)
-    widget_figures = sum("Plotly.newPlot" in o["data"]["text/html"].split("wb-snapshot", 1)[-1] and
-                         "wb-snapshot" in o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
-    assert figures == 3 and widget_figures == 1          # timeline, contributors, episode close-up; the explorer
     assert "widgets" not in book.metadata                 # no widget state: the export uses the static snapshot
+
+
+@pytest.mark.slow
+def test_the_fleet_notebook_ranks_the_faulty_assets_first_and_the_fleet_dashboard_opens_on_them(reports, tmp_path):
+    summary = reports["runs"]["06_fleet"].summary
+    assert summary["fleet"] == "fleet" and summary["entities"] == 6 and summary["trained"] == 6
+    assert summary["anomalous_now"] == ["asset-001", "asset-004"]  # the sample's two faulty assets, ranked first
+    assert summary["ranking"][:2] == ["asset-001", "asset-004"] and summary["chosen"] == "asset-001"
+    assert summary["chosen_episodes"] >= 1 and summary["heatmap_shape"] == [6, 120]
+    page = run_notebook(NOTEBOOKS_DIR / "fleet_dashboard.ipynb", tmp_path / "dash.ipynb",
+                        {"workbench_home": reports["home"], "entity": "asset-004"}, timeout=300).summary
+    assert page == {"fleet": "fleet", "entities": 6, "entity": "asset-004", "ranking": summary["ranking"],
+                    "heatmap_shape": [6, 120]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REPORTS)
+def test_each_report_carries_every_figure_ends_cleanly_and_makes_no_request_off_the_machine(reports, browser, name):
+    run = reports["runs"][name]
     report = Path(run.html)
-    assert report == Path(run.output).with_suffix(".html") and report.exists()
-    off_machine = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    assert report == Path(run.output).with_suffix(".html")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(report.stat().st_mode) == 0o666 & ~umask      # readable like any file the user writes
+    book = nbformat.read(run.output, as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    outputs = [o for c in code for o in c.outputs]
+    for output in outputs:                                # a figure that nbconvert cannot draw would be left out
+        if PLOTLY in output.get("data", {}):
+            assert "Plotly.newPlot" in output["data"].get("text/html", ""), (name, output["data"]["text/plain"])
+    figures = sum(o["data"]["text/html"].count("Plotly.newPlot(") for o in outputs if "text/html" in o.get("data", {}))
+    assert figures > 0
+    # a clean ending: no dict dumps, no integers printed as floats, the summary cell silent
+    assert code[-1].outputs == [], (name, code[-1].outputs)
+    for output in outputs:
+        text = output.get("data", {}).get("text/plain", "")
+        assert not text.lstrip().startswith("{") and not _FLOAT_INTEGER.search(text), (name, text[:300])
+    page = _offline_page(browser, "file://", {"width": 1300, "height": 900})
+    try:
+        page.goto(report.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures}", timeout=60_000)
+        page.wait_for_timeout(500)
+        drawn = _drawn_figures(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"report-{name}.png"), full_page=True)
+    finally:
+        page.close()
+    assert len(drawn) == figures and all(count > 0 for count in drawn), drawn
+    assert page.off_machine == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", ["dashboard", "fleet_dashboard"])
+def test_both_dashboards_draw_the_registry_and_make_no_request_off_the_machine(reports, browser, notebook):
+    port = free_port()
+    process = start_dashboard(port=port, home=reports["home"], notebook=NOTEBOOKS_DIR / f"{notebook}.ipynb",
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = wait_for_dashboard(process, port)
+        page = _offline_page(browser, url.rstrip("/"), {"width": 1400, "height": 900})
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-
-            def refuse(route):
-                if route.request.url.startswith("file://"):
-                    route.continue_()
-                else:
-                    off_machine.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", refuse)
-            page.goto(report.as_uri())
-            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures + 2}",
-                                   timeout=60_000)
-            drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-                .map(g => g.querySelectorAll('.main-svg .trace').length)""")
+            page.goto(url, timeout=120_000)
+            # the score, the episode's values and its contributors; the heat map, the entity's timeline, its contributors
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 1",
+                                   timeout=120_000)
+            page.wait_for_timeout(1000)
+            drawn = _drawn_figures(page)
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / f"{notebook.replace('_', '-')}-demo.png"), full_page=True)
         finally:
-            browser.close()
-    assert len(drawn) == figures + 2 and all(count > 0 for count in drawn)   # + the snapshot's two figures
-    assert all("plot.ly" not in url and "plotly" not in url for url in off_machine)
+            page.close()
+    finally:
+        stop_process(process)
+    assert all(count > 0 for count in drawn), drawn
+    assert page.off_machine == []
+
+
+@pytest.mark.slow
+def test_the_explorer_score_chart_stays_readable_at_narrow_widths(browser, tmp_path, monkeypatch):
+    """In a JupyterLab cell the explorer's score chart may get 400 px: its legend wraps without covering the
+    threshold, the scale buttons or a title, and the threshold is drawn."""
+    monkeypatch.setattr(viz, "_plotlyjs_sent", False)    # this page's first figure carries plotly.js
+    detections = _detections(threshold=5.0)
+    explorer = ScoreExplorer(detections, values=_values(detections.frame.index))
+    figure = explorer.timeline()
+    assert any(t.name.startswith("threshold") for t in figure.data) and not figure.layout.title.text
+    page_html = tmp_path / "explorer.html"
+    page_html.write_text("<html><body>" + "".join(
+        f"<div class='chart' style='width:{width}px'>{viz.figure_html(figure)}</div>" for width in (420, 700, 1000))
+        + "</body></html>")
+    page = _offline_page(browser, "file://", {"width": 1100, "height": 900})
+    try:
+        page.goto(page_html.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .legend').length === 3", timeout=60_000)
+        overlaps = page.evaluate("""() => [...document.querySelectorAll('.chart')].map(chart => {
+            const box = sel => { const e = chart.querySelector(sel); return e ? e.getBoundingClientRect() : null; };
+            const meet = (a, b) => !!(a && b) && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            const legend = box('.legend'), plot = box('.nsewdrag'), buttons = box('.updatemenu-container'),
+                  title = box('.g-gtitle text');
+            return {plot: meet(legend, plot), buttons: meet(legend, buttons), title: meet(legend, title),
+                    inside: legend.right <= chart.getBoundingClientRect().right + 1};
+        })""")
+    finally:
+        page.close()
+    assert overlaps == [{"plot": False, "buttons": False, "title": False, "inside": True}] * 3, overlaps

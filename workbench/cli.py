@@ -559,8 +559,12 @@ def _register_notebooks(sub) -> None:
                                                    "workers (one kernel each at a time)")
     batch.set_defaults(handler=_notebooks_batch)
     dash = actions.add_parser("dashboard", help="serve the Voila dashboard on localhost",
-                              description="Serve notebooks/dashboard.ipynb with Voila (settings in "
-                                          "notebooks/voila.json) on 127.0.0.1 until interrupted.")
+                              description="Serve notebooks/dashboard.ipynb (or another dashboard notebook, such as "
+                                          "notebooks/fleet_dashboard.ipynb) with Voila (settings in "
+                                          "notebooks/voila.json; every asset from the local server) on 127.0.0.1 "
+                                          "until interrupted or terminated. Exits 2 if the port is taken.")
+    dash.add_argument("notebook", nargs="?", default=None,
+                      help="the dashboard notebook (default notebooks/dashboard.ipynb)")
     dash.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     dash.add_argument("--open-browser", action="store_true", help="open the dashboard in a browser")
     dash.set_defaults(handler=_notebooks_dashboard)
@@ -599,16 +603,31 @@ def _notebooks_batch(args: argparse.Namespace) -> dict:
 
 
 def _notebooks_dashboard(args: argparse.Namespace) -> None:
-    from workbench.notebooks import start_dashboard
+    import signal
+    import subprocess
 
-    process = start_dashboard(port=args.port, home=args.home, open_browser=args.open_browser)
-    print(f"serving the dashboard at http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    from workbench.notebooks import DASHBOARD, start_dashboard, wait_for_dashboard
+
+    def stop(signum, frame):   # SIGTERM / SIGHUP: unwind, so that Voila stops with this process
+        raise SystemExit(128 + signum)
+
+    process = start_dashboard(port=args.port, home=args.home, notebook=args.notebook or DASHBOARD,
+                              open_browser=args.open_browser)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        url = wait_for_dashboard(process, args.port)
+        print(f"serving the dashboard at {url} (Ctrl-C stops it)", file=sys.stderr)
         process.wait()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if process.poll() is None:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # ---------------------------------------------------------------- fleets

@@ -292,9 +292,12 @@ def contributors_figure(contributors: Sequence[tuple[str, float]] | pd.Series, *
 
 
 def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Episodes formatted for reading: ISO times, durations, severities to 3 places, contributors as text."""
+    """Episodes formatted for reading: ISO times, durations, severities to 3 places, contributors as text.
+
+    Rows are numbered from 1 (the index, ``episode``), as the widgets' episode pickers and titles number them.
+    """
     _require_columns(episodes, EPISODE_COLUMNS, "episodes")
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "start": [t.strftime("%Y-%m-%d %H:%M:%S") for t in episodes["start"]],
         "end": [t.strftime("%Y-%m-%d %H:%M:%S") for t in episodes["end"]],
         "duration": [duration_text(d) for d in episodes["duration"]],
@@ -303,6 +306,28 @@ def episodes_table(episodes: pd.DataFrame) -> pd.DataFrame:
         "mean severity": episodes["mean_severity"].round(3),
         "top contributors": [", ".join(f"{v} ({s:.2f})" for v, s in pairs) for pairs in episodes["top_contributors"]],
     })
+    table.index = pd.RangeIndex(1, len(table) + 1, name="episode")
+    return table
+
+
+_METRICS = {  # evaluation key -> (label, format)
+    "vus_pr": ("VUS-PR (of the score)", "{:.3f}"), "auc_pr": ("AUC-PR (of the score)", "{:.3f}"),
+    "f1": ("F1 (of isAnomaly, no point adjustment)", "{:.3f}"), "precision": ("precision", "{:.3f}"),
+    "recall": ("recall", "{:.3f}"), "flagged_share": ("rows flagged", "{:.1%}"),
+    "labelled_share": ("rows labelled anomalous", "{:.1%}"), "rows": ("rows evaluated", "{:,}"),
+}
+
+
+def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """``Detections.evaluate``'s result for reading: each metric to 3 places, shares in percent, the row count.
+
+    An empty evaluation (no labels, or none for the scored rows) gives one row saying so.
+    """
+    if not evaluation:
+        return pd.DataFrame({"value": ["none (no labels for the scored rows)"]}, index=pd.Index(["evaluation"]))
+    rows = {label: fmt.format(evaluation[key]) for key, (label, fmt) in _METRICS.items() if key in evaluation}
+    rows |= {str(k): str(v) for k, v in evaluation.items() if k not in _METRICS}
+    return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="metric"))
 
 
 def univariate_figure(result: pd.DataFrame, change_points: pd.DataFrame | None = None, *,

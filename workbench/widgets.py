@@ -111,7 +111,10 @@ class ScoreExplorer:
         figure = viz.timeline_figure(self.detections.frame, min_severity=self.settings()["min_severity"],
                                      episodes=self.episodes, threshold=self.detections.threshold,
                                      release=self.detections.release)
-        figure.update_layout(height=CHART_HEIGHT, margin=dict(l=60, r=10, t=70, b=30), title_font_size=14)
+        # no title (the count above says it); the legend under the axis, where it may wrap at any width without
+        # running into the title or the scale buttons
+        figure.update_layout(height=CHART_HEIGHT, title_text="", margin=dict(l=60, r=10, t=40, b=95),
+                             legend=dict(orientation="h", x=0, xanchor="left", y=-0.3, yanchor="top"))
         return figure
 
     def episode_view(self) -> viz.ReportFigure | str:
@@ -196,8 +199,8 @@ class ScoreExplorer:
 class Dashboard:
     """Pick a model and a READY batch-detection result of a registry, then explore its cached scores.
 
-    ``model_id``/``result_id`` preselect (a result implies its model); empty
-    picks the newest.  The explorer's settings carry over when the result changes.
+    ``model_id``/``result_id`` preselect (a result implies its model; a model id may be any unique prefix,
+    as in the CLI); empty picks the newest.  The explorer's settings carry over when the result changes.
     """
 
     def __init__(self, registry: Registry | None = None, *, model_id: str = "", result_id: str = "",
@@ -211,7 +214,7 @@ class Dashboard:
             lifecycle.require_ready_result(self.registry.get_result(result_id))
             model_id = self.registry.result_model_id(result_id)
         elif model_id:
-            self.registry.get_model(model_id)
+            model_id = self.registry.resolve_model_id(model_id)
         if model_id and model_id not in self._choices:
             raise ValidationError(ErrorCode.BAD_ARGUMENT, f"model '{model_id}' has no READY batch-detection result")
         self.model = w.Dropdown(description="model", style={"description_width": "45px"},
@@ -332,11 +335,11 @@ def _short_time(value) -> str:
 def _episodes_html(episodes: pd.DataFrame, max_height: int | None = 230) -> str:
     if episodes.empty:
         return "<p><i>No episode at these settings.</i></p>"
-    table = viz.episodes_table(episodes).drop(columns=["mean severity"])
-    table.index = pd.RangeIndex(1, len(table) + 1)
+    table = viz.episodes_table(episodes).drop(columns=["mean severity"])   # numbered from 1, as the picker
     scroll = f"max-height:{max_height}px;overflow:auto" if max_height else ""
     return _TABLE_STYLE + (f"<div style='{scroll}'>"
-                           + table.to_html(classes="wb-episodes-table", border=0, escape=True) + "</div>")
+                           + table.reset_index().to_html(classes="wb-episodes-table", border=0, escape=True,
+                                                         index=False) + "</div>")
 
 
 def _episode_label(i: int, episode) -> str:

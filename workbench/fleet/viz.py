@@ -52,9 +52,12 @@ def severity_matrix(detections: Mapping[str, Detections | None], order: list[str
     return pd.DataFrame(matrix, index=pd.Index(order, name="entity"), columns=columns)
 
 
-def heatmap_figure(matrix: pd.DataFrame, *, title: str = "Fleet severity") -> go.Figure:
-    """Entities (rows, first on top) x time (columns), coloured by severity 0..1; grey where not scored."""
-    fig = go.Figure(go.Heatmap(
+def heatmap_figure(matrix: pd.DataFrame, *, title: str = "Fleet severity") -> viz.ReportFigure:
+    """Entities (rows, first on top) x time (columns), coloured by severity 0..1; grey where not scored.
+
+    A :class:`workbench.viz.ReportFigure`, so that the heat map is drawn in HTML reports too.
+    """
+    fig = viz.ReportFigure(go.Heatmap(
         z=matrix.to_numpy(), x=list(matrix.columns), y=[str(e) for e in matrix.index], zmin=0, zmax=1,
         colorscale=viz.SEVERITY_COLORSCALE, colorbar={"title": "severity"}, hoverongaps=False,
         hovertemplate="%{y}<br>%{x}<br>severity %{z:.2f}<extra></extra>",
@@ -66,12 +69,15 @@ def heatmap_figure(matrix: pd.DataFrame, *, title: str = "Fleet severity") -> go
 
 def entity_figures(detections: Detections, *, min_severity: float = 0.0, merge_gap: int = 3,
                    top_k: int = 5) -> dict[str, Any]:
-    """One entity: the timeline (episodes shaded), its episodes table and the contributors of its anomalies."""
+    """One entity: the timeline (threshold drawn, episodes shaded), its episodes table and the contributors of its
+    anomalies."""
     episodes = group_episodes(detections.frame, detections.contributions, min_severity=min_severity,
                               merge_gap=merge_gap, top_k=top_k)
     flagged = detections.frame["is_anomaly"].to_numpy(dtype=bool)
     weights = detections.contributions[flagged].mean().fillna(0.0).sort_values(ascending=False).head(top_k)
-    return {"timeline": viz.timeline_figure(detections.frame, episodes=episodes, min_severity=min_severity),
+    timeline = viz.timeline_figure(detections.frame, episodes=episodes, min_severity=min_severity,
+                                   threshold=detections.threshold, release=detections.release)
+    return {"timeline": timeline,
             "episodes": viz.episodes_table(episodes),
             "contributors": viz.contributors_figure(weights, title="Mean contribution over the anomalies"),
             "episode_count": len(episodes)}
@@ -164,8 +170,9 @@ def _show(output, *items: Any) -> None:
         if isinstance(item, go.Figure):
             data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(item, validate=False)),
                     "text/plain": f"plotly figure: {item.layout.title.text or ''}"}
-        elif isinstance(item, pd.DataFrame):
-            data = {"text/html": item.to_html(index=False, na_rep=""), "text/plain": item.to_string(index=False)}
+        elif isinstance(item, pd.DataFrame):   # a named index (the episodes' numbers) is shown as a column
+            table = item.reset_index() if item.index.name else item
+            data = {"text/html": table.to_html(index=False, na_rep=""), "text/plain": table.to_string(index=False)}
         else:
             data = {"text/html": str(item), "text/plain": str(item)}
         shown.append({"output_type": "display_data", "data": data, "metadata": {}})

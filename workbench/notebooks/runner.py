@@ -11,14 +11,22 @@ True, so JupyterLab shows tqdm bars).  :func:`run_notebook` sets it to False
 unless told otherwise, so papermill output notebooks and logs carry no bars.
 The kernel logs only errors (no IPKernelApp TCP warning in every run).
 
-Reports: ``html=True`` also writes ``<output>.html`` (nbconvert's lab template).
-Figures carry plotly.js inlined once (``workbench.viz``) and no widget state is
-stored, so widgets fall back to their static snapshot: the report opens with
-no network.
+Reports: ``html=True`` also writes ``<output>.html`` with the ``workbench-report`` template
+(``notebooks/jupyter-data/nbconvert/templates``: nbconvert's lab template without the require.js,
+MathJax and mermaid scripts it loads from a CDN).  Figures carry plotly.js inlined once
+(``workbench.viz``) and no widget state is stored, so widgets fall back to their static snapshot:
+the report opens with no network and makes no request off the machine.
+
+Kernel shutdown: jupyter_client interrupts a kernel (SIGINT) before asking it to shut down; a kernel
+still busy with the messages that follow a failed cell then logs ``KeyboardInterrupt caught in kernel``
+at ERROR level, on the user's terminal.  The runner's kernel manager asks without the interrupt
+(a kernel that does not stop is still terminated, then killed, as before).
 """
 
+import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +45,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD = NOTEBOOKS_DIR / "dashboard.ipynb"
 # Voila's lab template minus its CDN stylesheets (voila.json names it; JUPYTER_PATH finds it): no request off the machine
 VOILA_DATA = NOTEBOOKS_DIR / "jupyter-data"
+REPORT_TEMPLATE = "workbench-report"   # nbconvert's lab template minus its CDN scripts (VOILA_DATA/nbconvert/templates)
 NOTEBOOK_FAILED = ErrorCode.NOTEBOOK_FAILED
 KERNEL_NAME = "python3"
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # quiet kernels: no TCP-without-encryption warning per run
@@ -211,7 +220,7 @@ def _run(path: Path, declared: Mapping[str, Any], output: Path, params: dict[str
         papermill.execute_notebook(str(path), str(output), parameters=params, kernel_name=KERNEL_NAME,
                                    cwd=str(path.parent), progress_bar=False, log_output=log_output,
                                    execution_timeout=timeout, extra_arguments=KERNEL_ARGUMENTS,
-                                   store_widget_state=False)
+                                   store_widget_state=False, kernel_manager_class=_kernel_manager_class())
     except papermill.PapermillExecutionError as exc:
         error = {"code": NOTEBOOK_FAILED, "message": f"{exc.ename}: {exc.evalue}"}
     except (DeadKernelError, CellTimeoutError) as exc:
@@ -223,14 +232,35 @@ def _run(path: Path, declared: Mapping[str, Any], output: Path, params: dict[str
 
 
 def export_html(notebook: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
-    """Write an executed notebook as HTML (nbconvert's lab template; default: beside it, ``.html``)."""
+    """Write an executed notebook as an HTML report that needs no network (default: beside it, ``.html``).
+
+    The ``workbench-report`` template is nbconvert's lab template without the scripts it loads from a CDN;
+    ``jupyter nbconvert --to html --template workbench-report`` with ``JUPYTER_PATH=notebooks/jupyter-data``
+    gives the same file.
+    """
     from nbconvert import HTMLExporter
 
     source = Path(notebook)
     target = Path(target) if target is not None else source.with_suffix(".html")
-    body, _ = HTMLExporter(template_name="lab").from_filename(str(source))
+    exporter = HTMLExporter(template_name=REPORT_TEMPLATE,
+                            extra_template_basedirs=[str(VOILA_DATA / "nbconvert" / "templates")])
+    body, _ = exporter.from_filename(str(source))
     atomic_write_text(target, body)
     return target
+
+
+@functools.cache
+def _kernel_manager_class() -> type:
+    """jupyter_client's kernel manager, less the SIGINT it sends before a shutdown request (see the module doc)."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:   # a shutdown request follows; an interrupt would only be logged as an error
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 KERNEL_START_STAGGER = 1.5  # seconds between the first kernels of a parallel batch (papermill#511 port races)
@@ -296,11 +326,11 @@ def _notebook(notebook: str | os.PathLike[str]) -> Path:
 def dashboard_command(*, port: int = 8866, notebook: str | os.PathLike[str] = DASHBOARD, ip: str = "127.0.0.1",
                       open_browser: bool = False) -> list[str]:
     """The Voila command that serves the dashboard (run it in the notebook's folder, where ``voila.json`` is,
-    with :func:`dashboard_env`)."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port must be in 1..65535; got {port!r}")
+    with :func:`dashboard_env`).  Voila serves on ``port`` or exits: it does not move to the next free port."""
+    _check_port_number(port)
     path = _notebook(notebook)
-    command = [sys.executable, "-m", "voila", path.name, f"--port={port}", f"--Voila.ip={ip}"]
+    command = [sys.executable, "-m", "voila", path.name, f"--port={port}", f"--Voila.ip={ip}",
+               "--Voila.port_retries=0"]
     return command + ([] if open_browser else ["--no-browser"])
 
 
@@ -317,6 +347,49 @@ def dashboard_env(home: str | os.PathLike[str] | None = None) -> dict[str, str]:
 def start_dashboard(*, port: int = 8866, home: str | os.PathLike[str] | None = None,
                     notebook: str | os.PathLike[str] = DASHBOARD, open_browser: bool = False,
                     **popen: Any) -> subprocess.Popen:
-    """Start Voila on the dashboard (registry ``home`` or ``$WORKBENCH_HOME``); the caller stops the process."""
+    """Start Voila on a dashboard notebook (registry ``home`` or ``$WORKBENCH_HOME``); the caller stops the process.
+
+    A ``port`` that another process listens on is refused here (``BadArgument``) rather than served elsewhere;
+    :func:`wait_for_dashboard` waits until it answers.
+    """
     command = dashboard_command(port=port, notebook=notebook, open_browser=open_browser)
+    _check_port_free(DASHBOARD_IP, port)
     return subprocess.Popen(command, cwd=_notebook(notebook).parent, env=dashboard_env(home), **popen)
+
+
+DASHBOARD_IP = "127.0.0.1"
+
+
+def dashboard_url(port: int) -> str:
+    return f"http://{DASHBOARD_IP}:{port}/"
+
+
+def wait_for_dashboard(process: subprocess.Popen, port: int, timeout: float = 120) -> str:
+    """Wait until the dashboard ``process`` listens on ``port`` and return its URL; ``NotebookFailed`` if it exits
+    first (Voila's own message is on its stderr) or does not listen within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise WorkbenchError(NOTEBOOK_FAILED, f"Voila exited with status {process.returncode} before serving "
+                                                  f"port {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex((DASHBOARD_IP, port)) == 0:
+                return dashboard_url(port)
+        time.sleep(0.2)
+    raise WorkbenchError(NOTEBOOK_FAILED, f"Voila did not serve port {port} within {timeout:.0f} s")
+
+
+def _check_port_number(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port must be in 1..65535; got {port!r}")
+
+
+def _check_port_free(ip: str, port: int) -> None:
+    """Refuse a port another process listens on (bound as a server binds it, so a port in TIME_WAIT is free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((ip, port))
+        except OSError as exc:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"port {port} on {ip} is taken ({exc.strerror}): choose "
+                                                          "another with --port, or stop what serves there") from None
