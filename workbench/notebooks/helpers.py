@@ -22,7 +22,7 @@ from workbench.exceptions import DataError, ErrorCode, ValidationError, file_not
 from workbench.mvad.pipeline import prepare_detection
 from workbench.service import batch, lifecycle
 from workbench.service.registry import Registry
-from workbench.timegrid import format_timestamp, not_iso_message
+from workbench.timegrid import format_timestamp, parse_timestamps
 
 # ---------------------------------------------------------------- helpers the notebooks call
 
@@ -169,13 +169,11 @@ def read_labels(path: str | os.PathLike[str]) -> pd.Series:
     if not {"timestamp", "label"} <= set(table.columns):
         raise DataError(ErrorCode.INVALID_HEADER, "the labels need the columns timestamp,label; got "
                                                   f"{','.join(map(str, table.columns))}", file=str(path))
-    stamps = pd.to_datetime(table["timestamp"], format="ISO8601", utc=True, errors="coerce")
-    bad = stamps.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(table["timestamp"].iloc[row]), file=str(path),
-                        column="timestamp", row=row + 2)
-    return pd.Series(table["label"].to_numpy(), index=pd.DatetimeIndex(stamps, name="timestamp"), name="label")
+    try:
+        stamps = parse_timestamps(table["timestamp"])
+    except ValidationError as exc:  # the line in the file: the header is line 1
+        raise DataError(exc.code, exc.message, file=str(path), column="timestamp", row=exc.row + 2) from None
+    return pd.Series(table["label"].to_numpy(), index=stamps.rename("timestamp"), name="label")
 
 
 def evaluate_labels(detections, labels: pd.Series | str | os.PathLike[str] | None) -> dict[str, Any]:
