@@ -192,9 +192,9 @@ def test_fleet_arguments_are_checked_first_and_csvs_are_read_in_their_dialect(cl
     for name, frame in entities.items():
         frame.to_csv(euro / f"{name}.csv", index=False, sep=";", decimal=",")
     home = tmp_path / "home"
-    with pytest.raises(TypeError, match=r"train_fleet\(\) got an unexpected keyword argument 'linear_wieght'; "
-                                        r"did you mean 'linear_weight'\?"):
-        train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False, linear_wieght=0.5)
+    with pytest.raises(TypeError, match=r"train_fleet\(\) got an unexpected keyword argument 'smoothng'; "
+                                        r"did you mean 'smoothing'\?"):
+        train_fleet(euro, TEMPLATE, client=client, home=home, show_progress=False, smoothng=0.5)
     with pytest.raises(ValidationError, match="topContributorCount"):
         detect_fleet(euro, top_contributor_count=0, client=client, home=home, show_progress=False)
     with pytest.raises(ValidationError, match="recent"):
