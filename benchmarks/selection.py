@@ -190,14 +190,32 @@ def ensure_cache(entities: list[Entity], seeds: tuple[int, ...], candidate: Cand
 
 # ---------------------------------------------------------------------------------------------- scoring
 
-def scores_from_cache(path: Path, branches: list[dict], top_fraction: float, smoothing: int,
-                      rule_params: dict) -> tuple[list[dict], dict]:
-    """Per case ``{score, flags}`` from cached errors, mixed with the candidate's weights and flagged by its
-    rule -- the product's functions, as ``MultivariateDetector.score`` runs them."""
+@dataclass
+class Scored:
+    """One (entity, seed)'s scores under one mix: held-out rows, and per case the call's rows (``window`` rows
+    without a score, the history's, then the case's own from ``first`` on) with the case's score figures."""
+
+    held: np.ndarray
+    calls: list[np.ndarray]
+    firsts: list[int]
+    figures: list[dict]
+
+
+_SCORED: dict[tuple, Scored] = {}  # memo: a rule study re-reads no cache file and computes no VUS-PR again
+
+
+def scored(path: Path, entity: Entity, branches: list[dict], top_fraction: float) -> Scored:
+    """Scores from cached errors, mixed with the candidate's weights -- the product's functions, as
+    ``MultivariateDetector.score`` runs them -- with each case's VUS-PR and AUC-PR."""
+    from workbench import evaluation as ev
     from workbench.mvad import scoring
 
     weights = {b["kind"]: float(b["weight"]) for b in branches}
+    key = (str(path), tuple(sorted(weights.items())), top_fraction)
+    if key in _SCORED:
+        return _SCORED[key]
     meta = json.loads(path.with_suffix(".json").read_text())
+    window, smoothing = meta["window"], meta["smoothing"]
     with np.load(path.with_suffix(".npz")) as arrays:
         cached = {k: arrays[k] for k in arrays.files}
 
@@ -207,24 +225,63 @@ def scores_from_cache(path: Path, branches: list[dict], top_fraction: float, smo
         smoothed = scoring.trailing_mean(mixed, smoothing)
         return scoring.aggregate(smoothed, scoring.top_count(mixed.shape[1], top_fraction))
 
-    rule = make_rule(rule_params).fit(score("held"))
-    window, out, case = meta["window"], [], 0
-    while f"{case}/history" in cached:   # the scored rows: ``history`` rows before the case's, then its own
-        smoothed = score(str(case))       # the scores of rows ``window`` .. of the call, as the detector's
-        full = np.full(window + len(smoothed), np.nan)
-        full[window:] = smoothed
-        flags = rule.apply(full, np.isfinite(full))
-        first = int(cached[f"{case}/history"][0])
-        out.append({"score": full[first:], "is_anomaly": flags.is_anomaly[first:], "threshold": flags.threshold})
-        case += 1
-    return out, meta
+    calls, firsts, figures = [], [], []
+    for i, case in enumerate(entity.benchmark.cases):
+        smoothed = score(str(i))      # the scores of the call's rows ``window`` .., as the detector's
+        call = np.full(window + len(smoothed), np.nan)
+        call[window:] = smoothed
+        first = int(cached[f"{i}/history"][0])
+        own = call[first:]
+        valid = np.isfinite(own)
+        labels = np.asarray(case.labels, dtype=bool)
+        found = {}
+        if labels.any() and not labels.all():
+            filled = np.where(valid, own, np.nanmin(own))
+            found = {"vus_pr": ev.vus_pr(labels, filled, window=ev.period_window(case.test[:, 0])),
+                     "auc_pr": ev.auc_pr(labels, filled)}
+        calls.append(call)
+        firsts.append(first)
+        figures.append(found)
+    _SCORED[key] = result = Scored(score("held"), calls, firsts, figures)
+    return result
+
+
+def flag_figures(rule, result: Scored, cases: list) -> list[dict]:
+    """Each case's figures with the rule's flags: fitted on the held-out scores, applied to each call."""
+    from workbench import evaluation as ev
+
+    rule.fit(result.held)
+    out = []
+    for call, first, figures, case in zip(result.calls, result.firsts, result.figures, cases):
+        flags = rule.apply(call, np.isfinite(call)).is_anomaly[first:]
+        labels = np.asarray(case.labels, dtype=bool)
+        found = {"flagged": float(flags.mean()), "labelled": float(labels.mean()), "tp": int((flags & labels).sum()),
+                 "fp": int((flags & ~labels).sum()), "fn": int((~flags & labels).sum()), **figures}
+        if figures:
+            found["f1"] = ev.f1_score(labels, flags)
+        out.append(found)
+    return out
+
+
+def evaluate(candidate: Candidate, entities: list[Entity], paths: dict, seeds: tuple[int, ...]) -> list[dict]:
+    """One record per (case, seed): the candidate's figures, scored from the cache."""
+    branches, rule, params = candidate.resolved()
+    records = []
+    for entity in entities:
+        for seed in seeds:
+            result = scored(paths[(entity.name, seed)], entity, branches, params.get("top_fraction", 0.2))
+            for case, found in zip(entity.benchmark.cases, flag_figures(make_rule(rule), result,
+                                                                         entity.benchmark.cases)):
+                records.append({"family": entity.family, "entity": entity.name, "case": case.name, "seed": seed,
+                                **found})
+    return records
 
 
 def case_figures(case, result: dict) -> dict:
-    """Metrics of one scored case (rows a method could not score get its lowest score, never flagged)."""
+    """Figures of one case scored outside the cache (a baseline): rows without a score get the lowest one."""
     from workbench import evaluation as ev
 
-    score, flags = result["score"], result["is_anomaly"]
+    score, flags = np.asarray(result["score"], dtype=float), np.asarray(result["is_anomaly"], dtype=bool)
     valid = np.isfinite(score)
     filled = np.where(valid, score, np.nanmin(score) if valid.any() else 0.0)
     labels = np.asarray(case.labels, dtype=bool)
@@ -234,27 +291,6 @@ def case_figures(case, result: dict) -> dict:
         out.update(vus_pr=ev.vus_pr(labels, filled, window=ev.period_window(case.test[:, 0])),
                    auc_pr=ev.auc_pr(labels, filled), f1=ev.f1_score(labels, flags))
     return out
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-
-def evaluate(candidate: Candidate, entities: list[Entity], paths: dict, seeds: tuple[int, ...]) -> list[dict]:
-    """One record per (case, seed): the candidate's figures, scored from the cache."""
-    branches, rule, params = candidate.resolved()
-    top_fraction = params.get("top_fraction", 0.2)
-    records = []
-    for entity in entities:
-        for seed in seeds:
-            results, meta = scores_from_cache(paths[(entity.name, seed)], branches, top_fraction,
-                                              meta_smoothing(paths[(entity.name, seed)]), rule)
-            for case, result in zip(entity.benchmark.cases, results):
-                records.append({"family": entity.family, "entity": entity.name, "case": case.name, "seed": seed,
-                                **case_figures(case, result)})
-    return records
-
-
-def meta_smoothing(path: Path) -> int:
-    return int(json.loads(path.with_suffix(".json").read_text())["smoothing"])
 
 
 def pca_records(entities: list[Entity], cache: Path = CACHE) -> list[dict]:
@@ -341,9 +377,15 @@ def _spread(values: list[float]) -> dict:
 
 # ---------------------------------------------------------------------------------------------- report
 
-FAMILY_LABELS = {"smd": "SMD (11 machines)", "smap_msl": "SMAP/MSL (71 channels)", "daphnet": "Daphnet",
-                 "skab": "SKAB (34 files)", "gutentag": "GutenTAG (29 sets)", "daily": "daily proxy (4)",
-                 "fleet": "fleet (12, 2 faulty)", "noise": "Azure noise sample"}
+FAMILY_NAMES = {"smd": ("SMD", "machines"), "smap_msl": ("SMAP/MSL", "channels"), "daphnet": ("Daphnet", "sessions"),
+                "skab": ("SKAB", "files"), "gutentag": ("GutenTAG", "sets"), "daily": ("daily proxy", "series"),
+                "fleet": ("fleet", "entities, 2 faulty"), "noise": ("Azure noise sample", "")}
+
+
+def family_label(family: str, row: dict) -> str:
+    """The family's name with the number of cases it was scored on (the telemetry may be a subsample)."""
+    name, unit = FAMILY_NAMES.get(family, (family, ""))
+    return f"{name} ({row['cases']} {unit})" if unit and row.get("cases", 1) > 1 else name
 
 
 def _pm(cell: dict, digits: int = 3) -> str:
@@ -366,7 +408,7 @@ def table_lines(table: dict[str, dict], pca: dict[str, dict] | None = None) -> l
         clean = "-" if row["clean_flagging"] is None else \
             f"{_share(row['clean_flagging'])} ({100 * row['clean_flagged']:.2f}% of rows)"
         base = _pm(pca[family]["vus_pr"]) if pca and family in pca else "-"
-        lines.append(f"| {FAMILY_LABELS.get(family, family)} | {_pm(row['vus_pr'])} | {_pm(row['auc_pr'])} | "
+        lines.append(f"| {family_label(family, row)} | {_pm(row['vus_pr'])} | {_pm(row['auc_pr'])} | "
                      f"{_pm(row['f1'])} | {_pm(row['pooled_f1'])} | {_share(row['flagged']['mean'])} / "
                      f"{_share(row['labelled']['mean'])} | {calib} | {beyond} | {clean} | {base} |")
     return lines
@@ -383,7 +425,7 @@ def comparison_lines(default: dict, candidate: dict) -> list[str]:
             continue
         change = b["mean"] - a["mean"]
         beyond = "yes" if abs(change) > max(a["sd"], b["sd"]) else "no"
-        lines.append(f"| {FAMILY_LABELS.get(family, family)} | {_pm(a)} | {_pm(b)} | {change:+.3f} | {beyond} | "
+        lines.append(f"| {family_label(family, row)} | {_pm(a)} | {_pm(b)} | {change:+.3f} | {beyond} | "
                      f"{_pm(row['pooled_f1'])} | {_pm(candidate[family]['pooled_f1'])} |")
     return lines
 

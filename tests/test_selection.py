@@ -28,14 +28,18 @@ def test_scores_from_the_cache_are_the_products(tmp_path, spec):
     path = tmp_path / candidate.training_key(entity, 0)
     selection.train_entity(entity, 0, selection.Candidate("c", {}, epochs=2), path)  # one training serves every mix
     branches, rule, params = candidate.resolved()
-    (result,), _ = selection.scores_from_cache(path, branches, 0.2, 5, rule)
+    result = selection.scored(path, entity, branches, 0.2)
     det = MultivariateDetector(sliding_window=60, epochs=2, seed=0, num_threads=1, **spec).fit(
         entity.benchmark.train, entity.benchmark.variables)
     case = entity.benchmark.cases[0]
     own = det.score(np.vstack([case.history[-60:], case.test]))
-    np.testing.assert_allclose(result["score"], own.score[60:], rtol=1e-6)
-    np.testing.assert_array_equal(result["is_anomaly"], own.is_anomaly[60:])
-    assert result["threshold"] == pytest.approx(own.threshold, rel=1e-6)
+    call = result.calls[0]
+    np.testing.assert_allclose(call, own.score, rtol=1e-6)
+    flags = selection.make_rule(rule).fit(result.held).apply(call, np.isfinite(call))
+    np.testing.assert_array_equal(flags.is_anomaly, own.is_anomaly)
+    assert flags.threshold == pytest.approx(own.threshold, rel=1e-6)
+    figures = selection.flag_figures(selection.make_rule(rule), result, entity.benchmark.cases)[0]
+    assert figures["flagged"] == own.is_anomaly[60:].mean() and 0 <= figures["vus_pr"] <= 1
 
 
 def test_the_adoption_rule_wants_the_pooled_mean_beyond_the_spread_and_no_family_worse():

@@ -182,7 +182,7 @@ class Registry:
         with self._connect() as db:
             total = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
             rows = db.execute(
-                "SELECT document FROM models ORDER BY last_updated_time DESC, created_time DESC, model_id "
+                "SELECT document FROM models ORDER BY last_updated_time DESC, created_time DESC, rowid DESC "
                 "LIMIT ? OFFSET ?", (int(top), int(skip)),
             ).fetchall()
         return [Model.from_json(json.loads(r[0])) for r in rows], total
