@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.optimizer_ab [--rounds 3] [--epochs 30]
 
 Each round fits the default detector on SMD machine-1-6 (window 200, one torch thread) once per optimizer, each in
-a fresh process, alternately, and reports the median epoch time, the CPU seconds of the whole fit and the
-process's peak RSS.  Writes ``results/optimizer.json``.
+a fresh process, alternately, and reports the median epoch time, the CPU seconds of the first fit and of a second one in the same process
+(what loading the optimizer costs once), and the process's peak RSS.  Writes ``results/optimizer.json``.
 """
 from __future__ import annotations
 
@@ -34,9 +34,12 @@ if which != "hand-written":
     network._Adam = TorchAdam
 from workbench.mvad.detector import MultivariateDetector
 bench = load_smd("machine-1-6", root=sys.argv[1])
-started = time.process_time()
-det = MultivariateDetector(sliding_window=200, epochs=int(sys.argv[3]), seed=0, num_threads=1).fit(bench.train)
-print(json.dumps({"epoch_s": float(np.median(det.epoch_seconds_)), "fit_cpu_s": time.process_time() - started,
+fits = []
+for seed in (0, 1):  # the first fit pays what the optimizer loads once per process; the second is steady
+    started = time.process_time()
+    det = MultivariateDetector(sliding_window=200, epochs=int(sys.argv[3]), seed=seed, num_threads=1).fit(bench.train)
+    fits.append((time.process_time() - started, float(np.median(det.epoch_seconds_))))
+print(json.dumps({"epoch_s": fits[1][1], "fit_cpu_s": fits[0][0], "second_fit_cpu_s": fits[1][0],
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 OPTIMIZERS = ("hand-written", "foreach", "fused")
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                                   capture_output=True, text=True, env=env, check=True, cwd=BENCH_DIR.parent)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = runs[name][-1]
-            print(f"round {round_} {name:12s}: epoch {r['epoch_s']:.3f} s, fit {r['fit_cpu_s']:.1f} cpu-s, "
+            print(f"round {round_} {name:12s}: epoch {r['epoch_s']:.3f} s, fit {r['fit_cpu_s']:.1f} cpu-s (second "
+                  f"{r['second_fit_cpu_s']:.1f}), "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     summary = {name: {k: float(np.median([r[k] for r in rs])) for k in rs[0]} for name, rs in runs.items()}
     print(json.dumps(summary, indent=1))
