@@ -58,6 +58,8 @@ RULES: dict[str, dict] = {
     "POT 1e-4": {"class": POT, "risk": 1e-4},
     "POT 1e-3, drift against held-out": {"class": POT, "risk": 1e-3, "held_drift": True},
     "POT 1e-4, drift against held-out": {"class": POT, "risk": 1e-4, "held_drift": True},
+    "drift raise up to 10x the median": {"class": "benchmarks.candidates:WideDriftCap", "drift_cap": 10.0},
+    "POT 1e-3, drift raise up to 10x the median": {"class": POT, "risk": 1e-3, "drift_cap": 10.0},
 }
 
 
@@ -156,11 +158,13 @@ class PeaksOverThreshold(FlagRule):
     when its median score exceeds ``drift_factor`` x the held-out median (a test of drift alone), rather than
     when ``drift_factor`` x its median exceeds the threshold (which also raises undrifted, tight scores)."""
 
-    def __init__(self, risk: float = 1e-3, level: float = 0.98, held_drift: bool = False, **params) -> None:
+    def __init__(self, risk: float = 1e-3, level: float = 0.98, held_drift: bool = False,
+                 drift_cap: float | None = None, **params) -> None:
         super().__init__(**params)
         self.risk = risk
         self.level = level
         self.held_drift = held_drift
+        self.drift_cap = drift_cap
 
     def _calibrate(self, scores: np.ndarray) -> float:
         finite = scores[np.isfinite(scores)]
@@ -168,7 +172,30 @@ class PeaksOverThreshold(FlagRule):
         return pot_threshold(finite, self.risk, self.level)
 
     def threshold_for(self, scores: np.ndarray) -> float:
-        return _held_drift(self, scores) if self.held_drift else super().threshold_for(scores)
+        if self.held_drift:
+            return _held_drift(self, scores)
+        return _capped_drift(self, scores) if self.drift_cap else super().threshold_for(scores)
+
+
+class WideDriftCap(FlagRule):
+    """The product's rule with the drift raise capped at ``drift_cap`` x the call's median rather than
+    ``drift_factor`` x (the trigger stays ``drift_factor``): drifted machines whose own tail lies far above
+    3 x their median are flagged less."""
+
+    def __init__(self, drift_cap: float = 10.0, **params) -> None:
+        super().__init__(**params)
+        self.drift_cap = drift_cap
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        return _capped_drift(self, scores)
+
+
+def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
+    s = scores[np.isfinite(scores)]
+    if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or rule.drift_factor * np.median(s) <= rule.threshold_:
+        return float(rule.threshold_)
+    return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread),
+               max(float(rule.threshold_), rule.drift_cap * float(np.median(s))))
 
 
 class HeldDrift(FlagRule):

@@ -346,10 +346,10 @@ def family_table(records: list[dict], seeds: tuple[int, ...]) -> dict[str, dict]
     return out
 
 
-def pooled(table: dict[str, dict], seeds: tuple[int, ...]) -> dict:
-    """The mean over families of their mean VUS-PR, per seed, with its mean and spread."""
-    scored = [f for f, row in table.items() if np.isfinite(row["vus_pr"]["mean"])]
-    per_seed = [float(np.mean([table[f]["per_seed"][s]["vus_pr"] for f in scored])) for s in seeds
+def pooled(table: dict[str, dict], seeds: tuple[int, ...], figure: str = "vus_pr") -> dict:
+    """The mean over families of their ``figure`` (mean VUS-PR, or pooled F1), per seed, with its mean and spread."""
+    scored = [f for f, row in table.items() if np.isfinite(row[figure]["mean"])]
+    per_seed = [float(np.mean([table[f]["per_seed"][s][figure] for f in scored])) for s in seeds
                 if scored and all(s in table[f]["per_seed"] for f in scored)]
     return {"families": scored, **_spread(per_seed)}
 
@@ -365,6 +365,27 @@ def verdict(default: dict, candidate: dict, base: dict, cand: dict) -> dict:
             "adopt": bool(gain > spread and not worse)}
 
 
+def flag_verdict(default: dict, rule: dict, seeds: tuple[int, ...]) -> dict:
+    """The adoption rule for a flag rule, which leaves the scores (VUS-PR) as they are: the mean over families of
+    their pooled F1 better beyond the seed spread, no family's pooled F1 worse beyond its own (at least
+    ``F1_FLOOR``), no family with fewer cases flagged within half to twice their labelled share, and the noise
+    sample at most ``NOISE_CAP`` flagged."""
+    labelled = [f for f in default if f in rule and default[f]["labelled"]["mean"] > 0]  # F1 needs labels
+    base = pooled({f: default[f] for f in labelled}, seeds, "pooled_f1")
+    cand = pooled({f: rule[f] for f in labelled}, seeds, "pooled_f1")
+    spread = max(base["sd"], cand["sd"])
+    gain = cand["mean"] - base["mean"]
+    worse = [f for f in labelled if np.isfinite(default[f]["pooled_f1"]["mean"])
+             and rule[f]["pooled_f1"]["mean"] - default[f]["pooled_f1"]["mean"]
+             < -max(default[f]["pooled_f1"]["sd"], rule[f]["pooled_f1"]["sd"], F1_FLOOR)]
+    fewer_within = [f for f in default if f in rule and default[f]["within"] is not None
+                    and rule[f]["within"] is not None and rule[f]["within"] < default[f]["within"] - 1e-9]
+    noise = rule.get("noise", {}).get("flagged", {}).get("mean", 0.0)
+    return {"pooled_f1": cand, "default_pooled_f1": base, "pooled_gain": gain, "seed_spread": spread,
+            "families_worse": worse, "fewer_within": fewer_within, "noise_flagged": noise,
+            "adopt": bool(gain > spread and not worse and not fewer_within and noise <= NOISE_CAP)}
+
+
 def _mean(values) -> float:
     v = [x for x in values if x is not None and np.isfinite(x)]
     return float(np.mean(v)) if v else float("nan")
@@ -376,6 +397,9 @@ def _spread(values: list[float]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- report
+
+F1_FLOOR = 0.005  # a family's F1 change smaller than this is noise even where its seeds agree exactly
+NOISE_CAP = 0.01  # the Azure noise sample may be flagged on at most 1% of its rows (issue 23)
 
 FAMILY_NAMES = {"smd": ("SMD", "machines"), "smap_msl": ("SMAP/MSL", "channels"), "daphnet": ("Daphnet", "sessions"),
                 "skab": ("SKAB", "files"), "gutentag": ("GutenTAG", "sets"), "daily": ("daily proxy", "series"),
@@ -450,6 +474,13 @@ def markdown(results: dict) -> str:
                 "", *table_lines(cand["table"]), ""]
     for study in results.get("rules", []):
         out += [f"## Flag rule `{study['name']}`", "", f"`{json.dumps(study['spec'])}`", "", *table_lines(study["table"]), ""]
+        v = study.get("verdict")
+        if v:
+            out += [f"Mean pooled F1 {_pm(v['pooled_f1'])} against {_pm(v['default_pooled_f1'])}: change "
+                    f"{v['pooled_gain']:+.4f}, seed spread {v['seed_spread']:.4f}; families whose F1 is worse beyond "
+                    f"their spread: {', '.join(v['families_worse']) or 'none'}; with fewer cases within half to "
+                    f"twice: {', '.join(v['fewer_within']) or 'none'}; noise sample {_share(v['noise_flagged'])} "
+                    f"flagged. **Verdict: {'adopt' if v['adopt'] else 'keep the default'}.**", ""]
     return "\n".join(out) + "\n"
 
 
@@ -492,8 +523,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.candidates import RULES
         for name, rule in RULES.items():
             study = Candidate(name, {"flag_rule": rule}, epochs=args.epochs)
-            results["rules"].append({"name": name, "spec": rule, "table": family_table(
-                evaluate(study, entities, base_paths, seeds), seeds)})
+            rule_table = family_table(evaluate(study, entities, base_paths, seeds), seeds)
+            results["rules"].append({"name": name, "spec": rule, "table": rule_table,
+                                     "verdict": flag_verdict(table, rule_table, seeds)})
     results["minutes"] = (time.perf_counter() - started) / 60
     results["command"] = "python -m benchmarks.selection " + " ".join(sys.argv[1:] if argv is None else argv)
     name = args.name or ("-".join(c.name for c in candidates) or "default") + ("-rules" if args.rules else "")
