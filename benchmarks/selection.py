@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import pool
+from benchmarks.selection_report import markdown
 from benchmarks.accuracy import BEYOND, COUNTED_SHARE, WITHIN
 from benchmarks.datasets import BENCH_DIR
 from benchmarks.pool import Entity
@@ -39,6 +40,8 @@ from benchmarks.pool import Entity
 CACHE = BENCH_DIR / "cache" / "select"
 RESULTS = BENCH_DIR / "results" / "selection"
 SEEDS = (0, 1, 2)
+F1_FLOOR = 0.005  # a family's F1 change smaller than this is noise even where its seeds agree exactly
+NOISE_CAP = 0.01  # the Azure noise sample may be flagged on at most 1% of its rows (issue 23)
 CODE_VERSION = "1"  # bump when what the cache holds changes
 ERROR_SOURCES = ("workbench/mvad/branches/*.py", "workbench/mvad/scoring.py")  # (study branches: bump CODE_VERSION)
 
@@ -394,94 +397,6 @@ def _mean(values) -> float:
 def _spread(values: list[float]) -> dict:
     v = [x for x in values if x is not None and np.isfinite(x)]
     return {"mean": float(np.mean(v)) if v else float("nan"), "sd": float(np.std(v)) if len(v) > 1 else 0.0}
-
-
-# ---------------------------------------------------------------------------------------------- report
-
-F1_FLOOR = 0.005  # a family's F1 change smaller than this is noise even where its seeds agree exactly
-NOISE_CAP = 0.01  # the Azure noise sample may be flagged on at most 1% of its rows (issue 23)
-
-FAMILY_NAMES = {"smd": ("SMD", "machines"), "smap_msl": ("SMAP/MSL", "channels"), "daphnet": ("Daphnet", "sessions"),
-                "skab": ("SKAB", "files"), "gutentag": ("GutenTAG", "sets"), "daily": ("daily proxy", "series"),
-                "fleet": ("fleet", "entities, 2 faulty"), "noise": ("Azure noise sample", "")}
-
-
-def family_label(family: str, row: dict) -> str:
-    """The family's name with the number of cases it was scored on (the telemetry may be a subsample)."""
-    name, unit = FAMILY_NAMES.get(family, (family, ""))
-    return f"{name} ({row['cases']} {unit})" if unit and row.get("cases", 1) > 1 else name
-
-
-def _pm(cell: dict, digits: int = 3) -> str:
-    if not np.isfinite(cell["mean"]):
-        return "-"
-    return f"{cell['mean']:.{digits}f} ± {cell['sd']:.{digits}f}" if cell["sd"] else f"{cell['mean']:.{digits}f}"
-
-
-def _share(x) -> str:
-    return "-" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
-
-
-def table_lines(table: dict[str, dict], pca: dict[str, dict] | None = None) -> list[str]:
-    """One row per family: accuracy, flags and calibration."""
-    lines = ["| family | VUS-PR | AUC-PR | F1 (mean) | F1 (pooled) | flagged / labelled | within ½-2x | beyond ⅓-3x "
-             "(silent) | clean entities flagging | PCA VUS-PR |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for family, row in table.items():
-        calib = "-" if row["within"] is None else _share(row["within"])
-        beyond = "-" if row["beyond"] is None else f"{_share(row['beyond'])} ({_share(row['silent'])})"
-        clean = "-" if row["clean_flagging"] is None else \
-            f"{_share(row['clean_flagging'])} ({100 * row['clean_flagged']:.2f}% of rows)"
-        base = _pm(pca[family]["vus_pr"]) if pca and family in pca else "-"
-        lines.append(f"| {family_label(family, row)} | {_pm(row['vus_pr'])} | {_pm(row['auc_pr'])} | "
-                     f"{_pm(row['f1'])} | {_pm(row['pooled_f1'])} | {_share(row['flagged']['mean'])} / "
-                     f"{_share(row['labelled']['mean'])} | {calib} | {beyond} | {clean} | {base} |")
-    return lines
-
-
-def comparison_lines(default: dict, candidate: dict) -> list[str]:
-    lines = ["| family | default VUS-PR | candidate VUS-PR | change | beyond the spread | default F1 (pooled) | "
-             "candidate F1 (pooled) |", "|---|---|---|---|---|---|---|"]
-    for family, row in default.items():
-        if family not in candidate:
-            continue
-        a, b = row["vus_pr"], candidate[family]["vus_pr"]
-        if not np.isfinite(a["mean"]):
-            continue
-        change = b["mean"] - a["mean"]
-        beyond = "yes" if abs(change) > max(a["sd"], b["sd"]) else "no"
-        lines.append(f"| {family_label(family, row)} | {_pm(a)} | {_pm(b)} | {change:+.3f} | {beyond} | "
-                     f"{_pm(row['pooled_f1'])} | {_pm(candidate[family]['pooled_f1'])} |")
-    return lines
-
-
-def markdown(results: dict) -> str:
-    out = [f"# Selection on the development pool: {results['title']}", "",
-           f"Command: `{results['command']}` ({results['minutes']:.0f} minutes; seeds {results['seeds']}; "
-           f"{results['entities']} entities).", "",
-           "Per family: means over its cases (SKAB: files) of each seed, then mean ± spread over the seeds. "
-           "F1 is the product's own `isAnomaly`, no point adjustment; pooled F1 counts the family's rows together. "
-           "Calibration: cases with at least 1% labelled rows flagged within half to twice their labelled share, "
-           "and beyond a third or three times it (in brackets: those that flag nothing).", "",
-           "## The default", "", *table_lines(results["default"], results.get("pca")), "",
-           f"Pooled mean VUS-PR (mean over families): {_pm(results['default_pooled'])}.", ""]
-    for cand in results["candidates"]:
-        v = cand["verdict"]
-        out += [f"## Candidate `{cand['name']}`", "", f"`{json.dumps(cand['spec'])}`", "",
-                *comparison_lines(results["default"], cand["table"]), "",
-                f"Pooled mean {_pm(cand['pooled'])} against {_pm(results['default_pooled'])}: change "
-                f"{v['pooled_gain']:+.4f}, seed spread {v['seed_spread']:.4f}; families worse beyond their spread: "
-                f"{', '.join(v['families_worse']) or 'none'}. **Verdict: {'adopt' if v['adopt'] else 'keep the default'}.**",
-                "", *table_lines(cand["table"]), ""]
-    for study in results.get("rules", []):
-        out += [f"## Flag rule `{study['name']}`", "", f"`{json.dumps(study['spec'])}`", "", *table_lines(study["table"]), ""]
-        v = study.get("verdict")
-        if v:
-            out += [f"Mean pooled F1 {_pm(v['pooled_f1'])} against {_pm(v['default_pooled_f1'])}: change "
-                    f"{v['pooled_gain']:+.4f}, seed spread {v['seed_spread']:.4f}; families whose F1 is worse beyond "
-                    f"their spread: {', '.join(v['families_worse']) or 'none'}; with fewer cases within half to "
-                    f"twice: {', '.join(v['fewer_within']) or 'none'}; noise sample {_share(v['noise_flagged'])} "
-                    f"flagged. **Verdict: {'adopt' if v['adopt'] else 'keep the default'}.**", ""]
-    return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
