@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench import tails
 from workbench.mvad import scoring
 from workbench.mvad.branches import AnalogBranch, NetworkBranch, register
 from workbench.mvad.branches import analog
@@ -219,21 +220,12 @@ def _held_drift(rule: FlagRule, scores: np.ndarray) -> float:
 
 
 def pot_threshold(scores: np.ndarray, risk: float, level: float) -> float:
-    """The score exceeded with probability ``risk``, from a GPD fitted to the excesses over the ``level``
-    quantile (Hosking & Wallis 1987's probability-weighted moments)."""
+    """The score exceeded with probability ``risk``, from the product's GPD fit (``workbench.tails``) of the
+    excesses over the ``level`` quantile."""
     s = np.sort(np.asarray(scores, dtype=np.float64))
     start = float(np.quantile(s, level))
     excess = s[s > start] - start
     if len(excess) < 3 or excess.mean() <= 0:
         return float(s[-1])
-    n = len(excess)
-    a0 = excess.mean()
-    a1 = float(np.mean((1.0 - (np.arange(1, n + 1) - 0.35) / n) * excess))
-    k = a0 / (a0 - 2 * a1) - 2.0          # Hosking's shape; the GPD's xi is -k
-    sigma = 2 * a0 * a1 / (a0 - 2 * a1)
-    xi = -k
-    p = risk * len(s) / n                  # the excess probability within the tail
-    if p >= 1.0:
-        return start
-    quantile = -sigma * np.log(p) if abs(xi) < 1e-6 else sigma / xi * (p ** -xi - 1.0)
-    return float(start + quantile)
+    shape, scale = tails.gpd_fit(excess)
+    return tails.tail_level(start, shape, scale, len(excess) / len(s) / risk)

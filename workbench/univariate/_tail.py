@@ -10,24 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.tails import gpd_fit, tail_level
+
 TAIL_SHARE = 0.02  # the top 2% of the scores make the tail (SPOT's initial threshold at the 98th percentile)
 MIN_EXCESSES = 20  # peaks a fit needs; fewer and there is no tail to speak of
 MAX_SAMPLE = 100_000  # a strided sample of longer score arrays is as good a tail estimate, and faster
 CONTINUOUS = 0.2  # share of excesses within half their median of the start: a GPD tail has 0.27 or more
-MAX_SHAPE = 0.95  # the PWM estimate needs a finite mean: shapes are kept below 1
-
-
-def gpd_fit(excesses: np.ndarray) -> tuple[float, float]:
-    """``(shape, scale)`` of a generalised Pareto distribution fitted to positive excesses by
-    probability-weighted moments; shape 0 is the exponential tail, above 0 a heavier one."""
-    y = np.sort(excesses)
-    m = len(y)
-    a0 = float(y.mean())
-    a1 = float(np.mean(y * (1.0 - (np.arange(1, m + 1) - 0.35) / m)))  # E[Y (1 - F(Y))]
-    if a0 <= 2 * a1 or a0 <= 0:  # no spread, or beyond the estimator's range: the heaviest shape kept
-        return MAX_SHAPE, max(a0, 1e-12) * (1 - MAX_SHAPE)
-    shape = min(MAX_SHAPE, 2.0 - a0 / (a0 - 2 * a1))  # Hosking's k is -shape
-    return shape, max(2.0 * a0 * a1 / (a0 - 2 * a1), 1e-12)
 
 
 def _peaks(z: np.ndarray, base: float) -> np.ndarray:
@@ -64,9 +52,4 @@ def tail_margin(scores: np.ndarray, base: float, risk: float, tail: float = TAIL
         if np.count_nonzero(peaks > top) >= MIN_EXCESSES:
             u, excesses = top, peaks[peaks > top] - top
     shape, scale = gpd_fit(excesses)
-    ratio = len(excesses) / len(z) / risk  # how much rarer the threshold is than the tail's start
-    if ratio <= 1:
-        return max(base, u)
-    if abs(shape) < 1e-6:
-        return max(base, u + scale * float(np.log(ratio)))
-    return max(base, u + scale / shape * float(ratio ** shape - 1.0))
+    return max(base, tail_level(u, shape, scale, len(excesses) / len(z) / risk))
