@@ -61,6 +61,8 @@ RULES: dict[str, dict] = {
     "POT 1e-4, drift against held-out": {"class": POT, "risk": 1e-4, "held_drift": True},
     "drift raise up to 10x the median": {"class": "benchmarks.candidates:WideDriftCap", "drift_cap": 10.0},
     "POT 1e-3, drift raise up to 10x the median": {"class": POT, "risk": 1e-3, "drift_cap": 10.0},
+    "log-normal capped at POT 1e-3": {"class": "benchmarks.candidates:PotCap", "risk": 1e-3},
+    "log-normal capped at POT 1e-4": {"class": "benchmarks.candidates:PotCap", "risk": 1e-4},
 }
 
 
@@ -176,6 +178,22 @@ class PeaksOverThreshold(FlagRule):
         if self.held_drift:
             return _held_drift(self, scores)
         return _capped_drift(self, scores) if self.drift_cap else super().threshold_for(scores)
+
+
+class PotCap(FlagRule):
+    """The product's log-normal threshold capped by the POT level of per-row ``risk`` rather than by the
+    held-out scores' ``tail_quantile``: with a few hundred held-out rows that quantile is their maximum,
+    which a longer call's clean rows pass by chance; the POT level extrapolates beyond it."""
+
+    def __init__(self, risk: float = 1e-4, level: float = 0.98, **params) -> None:
+        super().__init__(**params)
+        self.risk = risk
+        self.level = level
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        finite = scores[np.isfinite(scores)]
+        return min(flags.calibrate_threshold(finite, self.threshold_spread, 1.0),
+                   pot_threshold(finite, self.risk, self.level))
 
 
 class WideDriftCap(FlagRule):

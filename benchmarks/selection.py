@@ -333,7 +333,9 @@ def family_table(records: list[dict], seeds: tuple[int, ...]) -> dict[str, dict]
                 "vus_pr": _mean(r.get("vus_pr") for r in mine), "auc_pr": _mean(r.get("auc_pr") for r in mine),
                 "f1": _mean(r.get("f1") for r in mine),
                 "pooled_f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"),
-                "flagged": _mean(r["flagged"] for r in mine), "labelled": _mean(r["labelled"] for r in mine)}
+                "flagged": _mean(r["flagged"] for r in mine), "labelled": _mean(r["labelled"] for r in mine),
+                "within_per_seed": _mean(1 / WITHIN <= r["flagged"] / r["labelled"] <= WITHIN
+                                         for r in mine if r["labelled"] >= COUNTED_SHARE)}
         counted = [r for r in rows if r["labelled"] >= COUNTED_SHARE]
         ratio = [r["flagged"] / r["labelled"] for r in counted]
         clean = [r for r in rows if r["labelled"] == 0]
@@ -371,8 +373,8 @@ def verdict(default: dict, candidate: dict, base: dict, cand: dict) -> dict:
 def flag_verdict(default: dict, rule: dict, seeds: tuple[int, ...]) -> dict:
     """The adoption rule for a flag rule, which leaves the scores (VUS-PR) as they are: the mean over families of
     their pooled F1 better beyond the seed spread, no family's pooled F1 worse beyond its own (at least
-    ``F1_FLOOR``), no family with fewer cases flagged within half to twice their labelled share, and the noise
-    sample at most ``NOISE_CAP`` flagged."""
+    ``F1_FLOOR``), no family's share of cases flagged within half to twice their labelled share lower beyond its
+    own seed spread, and the noise sample at most ``NOISE_CAP`` flagged."""
     labelled = [f for f in default if f in rule and default[f]["labelled"]["mean"] > 0]  # F1 needs labels
     base = pooled({f: default[f] for f in labelled}, seeds, "pooled_f1")
     cand = pooled({f: rule[f] for f in labelled}, seeds, "pooled_f1")
@@ -381,8 +383,10 @@ def flag_verdict(default: dict, rule: dict, seeds: tuple[int, ...]) -> dict:
     worse = [f for f in labelled if np.isfinite(default[f]["pooled_f1"]["mean"])
              and rule[f]["pooled_f1"]["mean"] - default[f]["pooled_f1"]["mean"]
              < -max(default[f]["pooled_f1"]["sd"], rule[f]["pooled_f1"]["sd"], F1_FLOOR)]
-    fewer_within = [f for f in default if f in rule and default[f]["within"] is not None
-                    and rule[f]["within"] is not None and rule[f]["within"] < default[f]["within"] - 1e-9]
+    fewer_within = [f for f in labelled if "within_per_seed" in default[f] and "within_per_seed" in rule[f]
+                    and np.isfinite(default[f]["within_per_seed"]["mean"])
+                    and rule[f]["within_per_seed"]["mean"] - default[f]["within_per_seed"]["mean"]
+                    < -max(default[f]["within_per_seed"]["sd"], rule[f]["within_per_seed"]["sd"], 1e-9)]
     noise = rule.get("noise", {}).get("flagged", {}).get("mean", 0.0)
     return {"pooled_f1": cand, "default_pooled_f1": base, "pooled_gain": gain, "seed_spread": spread,
             "families_worse": worse, "fewer_within": fewer_within, "noise_flagged": noise,

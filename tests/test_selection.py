@@ -56,15 +56,17 @@ def test_the_adoption_rule_wants_the_pooled_mean_beyond_the_spread_and_no_family
 
 def test_a_flag_rule_is_adopted_on_f1_with_no_family_worse_and_the_noise_sample_quiet():
     def table(f1, within=0.5, noise=0.0):
-        rows = {f: {"pooled_f1": {"mean": m, "sd": 0.01}, "labelled": {"mean": 0.05}, "within": within,
+        rows = {f: {"pooled_f1": {"mean": m, "sd": 0.01}, "labelled": {"mean": 0.05},
+                    "within_per_seed": {"mean": within, "sd": 0.02},
                     "per_seed": {0: {"pooled_f1": m - 0.01}, 1: {"pooled_f1": m + 0.01}}} for f, m in f1.items()}
-        rows["noise"] = {"pooled_f1": {"mean": 0.0, "sd": 0.0}, "labelled": {"mean": 0.0}, "within": None,
+        rows["noise"] = {"pooled_f1": {"mean": 0.0, "sd": 0.0}, "labelled": {"mean": 0.0},
                          "flagged": {"mean": noise}, "per_seed": {0: {"pooled_f1": 0.0}, 1: {"pooled_f1": 0.0}}}
         return rows
     base = table({"a": 0.3, "b": 0.5})
     assert selection.flag_verdict(base, table({"a": 0.4, "b": 0.5}), (0, 1))["adopt"]
     traded = selection.flag_verdict(base, table({"a": 0.5, "b": 0.45}), (0, 1))
     assert not traded["adopt"] and traded["families_worse"] == ["b"]
+    assert selection.flag_verdict(base, table({"a": 0.4, "b": 0.5}, within=0.49), (0, 1))["adopt"]  # within spread
     assert not selection.flag_verdict(base, table({"a": 0.4, "b": 0.5}, within=0.4), (0, 1))["adopt"]
     noisy = selection.flag_verdict(base, table({"a": 0.4, "b": 0.5}, noise=0.02), (0, 1))
     assert not noisy["adopt"] and noisy["noise_flagged"] == 0.02

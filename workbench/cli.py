@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 
 from workbench import __version__, cli_text
 from workbench.contracts import (
-    EPOCHS_DEFAULT, SLIDING_WINDOW_DEFAULT, AlignMode, DataSchema, FillNAMethod, TimeGranularity,
+    EPOCHS_DEFAULT, FLEET_ATTENTION_SEVERITY, SLIDING_WINDOW_DEFAULT, AlignMode, DataSchema, FillNAMethod,
+    TimeGranularity,
 )
 from workbench.exceptions import WorkbenchError
 
@@ -673,6 +674,9 @@ def _register_fleet(sub) -> None:
                                             "ranked by what needs attention now.")
     report.add_argument("name", help="the fleet's name (as printed by 'fleet train')")
     report.add_argument("--recent", type=int, default=10, help="last scored rows that count as now (default 10)")
+    report.add_argument("--min-severity", type=float, default=FLEET_ATTENTION_SEVERITY,
+                        help="the severity an episode must reach for its entity to need attention (default "
+                             f"{FLEET_ATTENTION_SEVERITY}; 0 counts any flag)")
     _add_fleet_output(report)
     report.set_defaults(handler=_fleet_report)
 
@@ -725,7 +729,7 @@ def _fleet_detect(args: argparse.Namespace) -> None:
 def _fleet_report(args: argparse.Namespace) -> None:
     from workbench.fleet import fleet_report
 
-    _fleet_output(args, fleet_report(args.name, home=args.home, recent=args.recent))
+    _fleet_output(args, fleet_report(args.name, home=args.home, recent=args.recent, min_severity=args.min_severity))
 
 
 def _fleet_output(args: argparse.Namespace, report) -> None:

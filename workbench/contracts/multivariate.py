@@ -31,6 +31,9 @@ EPOCHS_DEFAULT = 100  # not a v1.1 field (the service chose); every front door t
 MAX_TIMESTAMPS = 1_000_000
 RECOMMENDED_MIN_TIMESTAMPS = 5_000
 TOP_CONTRIBUTOR_COUNT_DEFAULT = 10
+# not a v1.1 field: the severity a fleet entity's episode must reach for the entity to need attention (the
+# service's advice: sift flags by severity); near-threshold flags leave it quiet (results/selection/triage.md)
+FLEET_ATTENTION_SEVERITY = 0.5
 MAX_VARIABLES = 301
 MODELS_PAGE_DEFAULT = 10
 MAX_MODELS = 1000
@@ -422,6 +425,7 @@ __all__ = [
     "MAX_TIMESTAMPS",
     "RECOMMENDED_MIN_TIMESTAMPS",
     "TOP_CONTRIBUTOR_COUNT_DEFAULT",
+    "FLEET_ATTENTION_SEVERITY",
     "MAX_VARIABLES",
     "MODELS_PAGE_DEFAULT",
     "MAX_MODELS",

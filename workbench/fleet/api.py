@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench.contracts import (
     EPOCHS_DEFAULT,
+    FLEET_ATTENTION_SEVERITY,
     SLIDING_WINDOW_DEFAULT,
     TOP_CONTRIBUTOR_COUNT_DEFAULT,
     DetectionRequest,
@@ -137,13 +138,17 @@ def detect_fleet(source: str | Path | Fleet, *, name: str | None = None, start_t
 
 
 def fleet_report(name: str, *, home: str | Path | None = None, entities: list[str] | None = None,
-                 recent: int = 10, min_severity: float = 0.0, merge_gap: int = 3, top_k: int = 3) -> pd.DataFrame:
+                 recent: int = 10, min_severity: float = FLEET_ATTENTION_SEVERITY, merge_gap: int = 3,
+                 top_k: int = 3) -> pd.DataFrame:
     """One row per entity of fleet ``name`` (its newest model and newest batch result), ranked by attention.
 
     ``entities`` limits the report to these (an entity without a model shows as NO_MODEL); ``recent`` is how
-    many of the last scored rows count as "now".
+    many of the last scored rows count as "now"; an entity needs attention where an episode reaches
+    ``min_severity`` (flags nearer the threshold count in ``anomalies`` but leave it "quiet"; 0 for any flag).
     """
     _check_recent(recent)
+    if isinstance(min_severity, bool) or not isinstance(min_severity, (int, float)) or not 0 <= min_severity <= 1:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"min_severity must lie in [0, 1]; got {min_severity!r}")
     registry = Registry(home)
     models = fleet_store.fleet_models(registry, name)
     rows = []

@@ -3,6 +3,12 @@
 Ranking: entities anomalous *now* (in the last ``recent`` scored rows) first, by their latest severity; then
 entities that FAILED (no model or no scores: a blind spot); then those with anomalies earlier in the scored
 window, by peak severity; then the quiet ones.  ``attention`` names the group.
+
+Attention follows the service's advice not to take every ``isAnomaly`` row as an anomaly but to sift by
+severity: an entity needs attention where a flagged episode reaches ``min_severity`` (``FLEET_ATTENTION_SEVERITY``
+by default, a score 1.4x the threshold).  Flags that stay near the threshold -- what a clean entity's
+longest calm stretch produces by chance -- still count in ``anomalies`` but leave the entity ``quiet``
+(``benchmarks/results/selection/triage.md``).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._atomic import atomic_write_text
-from workbench.contracts import DetectionResult, FleetMember, Model, ModelStatus
+from workbench.contracts import FLEET_ATTENTION_SEVERITY, DetectionResult, FleetMember, Model, ModelStatus
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.inference import Detections
 from workbench.postprocess import group_episodes
@@ -27,7 +33,7 @@ ORDER = {"anomalous now": 0, "failed": 1, "anomalies in window": 2, "quiet": 3, 
 
 
 def entity_row(entity: str, model: Model | None, result: DetectionResult | None,
-               detections: Detections | None, *, recent: int = 10, min_severity: float = 0.0,
+               detections: Detections | None, *, recent: int = 10, min_severity: float = FLEET_ATTENTION_SEVERITY,
                merge_gap: int = 3, top_k: int = 3) -> dict[str, Any]:
     """One entity's report row from its newest model document, batch result document and detections."""
     row: dict[str, Any] = {c: None for c in COLUMNS}
@@ -54,8 +60,9 @@ def entity_row(entity: str, model: Model | None, result: DetectionResult | None,
         row["attention"] = "not scored"
         return row
     row.update(_scores(detections, recent, min_severity, merge_gap, top_k))
-    row["attention"] = ("anomalous now" if row["latest_severity"] > 0 else
-                        "anomalies in window" if row["anomalies"] else "quiet")
+    needs = max(float(min_severity), float(np.nextafter(0.0, 1.0)))  # a flagged row's severity is above 0
+    row["attention"] = ("anomalous now" if row["latest_severity"] >= needs else
+                        "anomalies in window" if row["peak_severity"] >= needs else "quiet")
     return row
 
 
