@@ -74,7 +74,8 @@ def comparison_lines(default: dict, candidate: dict) -> list[str]:
 
 def markdown(results: dict) -> str:
     out = [f"# Selection on the development pool: {results['title']}", "",
-           f"Command: `{results['command']}` ({results['minutes']:.0f} minutes; seeds {results['seeds']}; "
+           f"Command: `{results['command']}` ({results['minutes']:.0f} minutes this run, reusing the per-branch errors "
+           f"already cached; seeds {results['seeds']}; "
            f"{results['entities']} entities).", "",
            "Per family: means over its cases (SKAB: files) of each seed, then mean ± spread over the seeds. "
            "F1 is the product's own `isAnomaly`, no point adjustment; pooled F1 counts the family's rows together. "
