@@ -98,6 +98,13 @@ class Candidate:
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def top_fraction_of(params: dict) -> float:
+    """A candidate's ``top_fraction``, or the detector's default."""
+    from workbench.mvad.detector import MultivariateDetector
+
+    return float(params.get("top_fraction", MultivariateDetector().top_fraction))
+
+
 def make_rule(spec: dict):
     """A flag rule from its spec: the product's ``FlagRule`` parameters, or a study's rule by ``"class"``."""
     from workbench.mvad.flags import FlagRule
@@ -272,7 +279,7 @@ def evaluate(candidate: Candidate, entities: list[Entity], paths: dict, seeds: t
     records = []
     for entity in entities:
         for seed in seeds:
-            result = scored(paths[(entity.name, seed)], entity, branches, params.get("top_fraction", 0.2))
+            result = scored(paths[(entity.name, seed)], entity, branches, top_fraction_of(params))
             for case, found in zip(entity.benchmark.cases, flag_figures(make_rule(rule), result,
                                                                          entity.benchmark.cases)):
                 records.append({"family": entity.family, "entity": entity.name, "case": case.name, "seed": seed,

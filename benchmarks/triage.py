@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     for entity in entities:
         true, false = peaks.setdefault(entity.family, ([], []))
         for seed in seeds:
-            result = selection.scored(paths[(entity.name, seed)], entity, branches, params.get("top_fraction", 0.2))
+            result = selection.scored(paths[(entity.name, seed)], entity, branches, selection.top_fraction_of(params))
             flag_rule = selection.make_rule(rule).fit(result.held)
             for call, first, case in zip(result.calls, result.firsts, entity.benchmark.cases):
                 flags = flag_rule.apply(call, np.isfinite(call))
