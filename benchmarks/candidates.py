@@ -61,6 +61,8 @@ RULES: dict[str, dict] = {
     "POT 1e-4, drift against held-out": {"class": POT, "risk": 1e-4, "held_drift": True},
     "drift raise up to 10x the median": {"class": "benchmarks.candidates:WideDriftCap", "drift_cap": 10.0},
     "POT 1e-3, drift raise up to 10x the median": {"class": POT, "risk": 1e-3, "drift_cap": 10.0},
+    "drift raise up to 10x the median where the median drifted 3x": {"class": "benchmarks.candidates:DriftedWideCap",
+                                                                      "drift_cap": 10.0},
     "log-normal capped at POT 1e-3": {"class": "benchmarks.candidates:PotCap", "risk": 1e-3},
     "log-normal capped at POT 1e-4": {"class": "benchmarks.candidates:PotCap", "risk": 1e-4},
 }
@@ -215,6 +217,26 @@ def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
         return float(rule.threshold_)
     return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread),
                max(float(rule.threshold_), rule.drift_cap * float(np.median(s))))
+
+
+class DriftedWideCap(FlagRule):
+    """The drift raise may reach ``drift_cap`` x the call's median only where the call really drifted (its median
+    score over ``drift_factor`` x the held-out median); where the raise acts on tight, undrifted scores (the
+    batch-level tail) it stays capped at ``drift_factor`` x the median."""
+
+    def __init__(self, drift_cap: float = 10.0, **params) -> None:
+        super().__init__(**params)
+        self.drift_cap = drift_cap
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        self.held_median_ = float(np.median(scores[np.isfinite(scores)]))
+        return super()._calibrate(scores)
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        s = scores[np.isfinite(scores)]
+        if len(s) >= flags.DRIFT_MIN_ROWS and np.median(s) > self.drift_factor * self.held_median_:
+            return _capped_drift(self, scores)
+        return super().threshold_for(scores)
 
 
 class HeldDrift(FlagRule):
