@@ -10,19 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.client import AnomalyDetectorClient
@@ -34,11 +31,12 @@ from workbench.exceptions import (
     ValidationError,
     WorkbenchError,
 )
+from workbench.server import codec
+from workbench.server.codec import FastJSONResponse as JSONResponse
 
 API_PREFIX = "/anomalydetector/v1.1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
-MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused before parsing
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused (codec.loads)
 _STATUS_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 
 
@@ -104,15 +102,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if size > settings.max_body_bytes:
                 raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
             chunks.append(chunk)
-        raw = b"".join(chunks)
-        depth = _json_depth(raw)
-        if depth > MAX_JSON_DEPTH:
-            raise _HttpError(400, ErrorCode.BAD_ARGUMENT,
-                             f"the request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
         try:
-            return json.loads(raw or b"null")
-        except (ValueError, RecursionError) as exc:
-            raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"the request body is not valid JSON: {exc}") from exc
+            return codec.loads(b"".join(chunks), MAX_JSON_DEPTH)
+        except codec.BodyError as bad:
+            raise _HttpError(400, bad.code, bad.message) from None
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + API_PREFIX
@@ -216,15 +209,6 @@ class _HttpError(Exception):
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status, headers={"x-ms-error-code": code})
-
-
-def _json_depth(raw: bytes) -> int:
-    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
-    if not raw:
-        return 0
-    bare = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
-    step = np.isin(bare, (ord("["), ord("{"))).astype(np.int32) - np.isin(bare, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
 
 
 def _int_param(value: str | None, name: str, default: int) -> int:
