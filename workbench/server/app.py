@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from workbench.exceptions import (
     WorkbenchError,
 )
 from workbench.server import codec
+from workbench.server.admission import Admission
 from workbench.server.codec import FastJSONResponse as JSONResponse
 
 API_PREFIX = "/anomalydetector/v1.1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+PROCESS_HEADER = "x-workbench-process"
 MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused (codec.loads)
 _STATUS_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 
@@ -52,9 +55,13 @@ class ServerSettings:
     job_workers: int = 2
     sync_workers: int = 8
     epochs: int = 100
+    max_queue: int = 256      # synchronous detections queued or running in one process; more are answered 429
+    cache_models: int = 256   # models whose document and detector stay in memory ...
+    cache_mb: int = 1024      # ... within about this many MiB
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs"):
+        for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs", "max_queue", "cache_models",
+                     "cache_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{name} must be a positive integer; got {value!r}")
@@ -69,7 +76,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     client = AnomalyDetectorClient(
         settings.home, executor=jobs, epochs=settings.epochs,
         source_policy=SourcePolicy(tuple(Path(p) for p in settings.data_roots), tuple(settings.blob_hosts)),
+        cache_models=settings.cache_models, cache_mb=settings.cache_mb,
     )
+    admission = Admission(settings.max_queue)
+    process = str(os.getpid())
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -89,10 +99,34 @@ def create_app(settings: ServerSettings) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
             return _error(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
-        return await call_next(request)
+        response = await call_next(request)
+        response.headers[PROCESS_HEADER] = process  # which worker answered (``serve --workers N``)
+        return response
 
     async def run(fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(sync_pool, fn)
+
+    async def admitted(request: Request, fn: Callable[[Any], Any]) -> Any:
+        """``fn(body)`` in the sync pool if the admission queue has room; else 429 with ``Retry-After``.
+
+        A refused request's body is still read (and dropped), so the client gets the answer rather than a
+        connection closed under its upload.
+        """
+        if not admission.enter():
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_body_bytes:
+                    raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+            raise _HttpError(429, ErrorCode.TOO_MANY_REQUESTS,
+                             f"the server is busy: {admission.limit} detection calls are queued or running; "
+                             "retry after the number of seconds in the Retry-After header",
+                             headers={"Retry-After": str(admission.retry_after())})
+        try:
+            body = await body_of(request)
+            return await run(lambda: fn(body))
+        finally:
+            admission.leave()
 
     async def body_of(request: Request) -> Any:
         """The JSON body: its size checked while it streams in and its nesting before it is parsed."""
@@ -112,7 +146,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(_HttpError)
     async def http_error(_: Request, exc: _HttpError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -166,8 +200,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-batch", status_code=202)
     async def detect_batch(model_id: str, request: Request) -> JSONResponse:
-        body = await body_of(request)
-        result = await run(lambda: client.detect_multivariate_batch_anomaly(model_id, body))
+        result = await admitted(request, lambda body: client.detect_multivariate_batch_anomaly(model_id, body))
         location = f"{base(request)}/multivariate/detect-batch/{result['resultId']}"
         return JSONResponse(result, status_code=202,
                             headers={"Operation-Location": location, "Operation-Id": result["resultId"]})
@@ -178,37 +211,35 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-last")
     async def detect_last(model_id: str, request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_multivariate_last_anomaly(model_id, body)))
+        answer = await admitted(request, lambda body: client.detect_multivariate_last_anomaly(model_id, body))
+        return JSONResponse(answer)
 
     # ------------------------------------------------------------ univariate
 
     @app.post(f"{API_PREFIX}/timeseries/entire/detect")
     async def entire(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_entire_series(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_entire_series))
 
     @app.post(f"{API_PREFIX}/timeseries/last/detect")
     async def last(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_last_point(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_last_point))
 
     @app.post(f"{API_PREFIX}/timeseries/changepoint/detect")
     async def change_point(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_change_point(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_change_point))
 
     return app
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers={"x-ms-error-code": code})
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status,
+                        headers={"x-ms-error-code": code, **(headers or {})})
 
 
 def _int_param(value: str | None, name: str, default: int) -> int:
