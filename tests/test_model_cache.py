@@ -130,6 +130,12 @@ def test_bodies_are_read_as_the_standard_library_reads_them(raw):
     assert repr(got) == repr(expected)
 
 
+def test_numbers_beyond_64_bits_in_lists_are_the_floats_every_reader_makes_of_them():
+    big = 123456789012345678901234567890
+    assert codec.loads(json.dumps({"values": [big, 1.5]}).encode(), 64)["values"] == [float(big), 1.5]
+    assert codec.loads(json.dumps({"slidingWindow": big}).encode(), 64) == {"slidingWindow": big}  # stays an int
+
+
 def test_responses_render_as_json_with_numbers_and_keys_intact():
     content = Model.from_json({"modelId": "x", "modelInfo": {"dataSource": "s", "slidingWindow": 30}}).to_json()
     content.update({"nested": {1: [0.1, 1e-5, 2**53]}, "text": "ünï"})

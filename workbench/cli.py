@@ -495,6 +495,8 @@ def _register_serve(sub) -> None:
                    help=f"training epochs per model (default {EPOCHS_DEFAULT})")
     p.add_argument("--workers", type=int, default=1,
                    help="server processes sharing the registry (default 1); a job runs in the one that took it")
+    p.add_argument("--sync-threads", type=int, default=8,
+                   help="threads per process running detection calls (default 8)")
     p.add_argument("--max-queue", type=int, default=256,
                    help="detection calls queued or running per process before more are answered 429 "
                         "TooManyRequests with Retry-After (default 256)")
@@ -528,7 +530,8 @@ def _serve(args: argparse.Namespace) -> None:
                               data_roots=tuple(Path(d).resolve() for d in args.data_dir),
                               blob_hosts=tuple(args.allow_blob_host),
                               max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers,
-                              epochs=args.epochs, max_queue=args.max_queue, cache_models=args.cache_models,
+                              epochs=args.epochs, sync_workers=args.sync_threads, max_queue=args.max_queue,
+                              cache_models=args.cache_models,
                               cache_mb=args.cache_mb)
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--workers must be a positive integer; got {args.workers}")

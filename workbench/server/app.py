@@ -12,7 +12,7 @@ import contextlib
 import hmac
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +79,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         cache_models=settings.cache_models, cache_mb=settings.cache_mb,
     )
     admission = Admission(settings.max_queue)
-    process = str(os.getpid())
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -90,18 +89,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                   docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.client = client
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith(API_PREFIX) and not request.url.path.endswith(("/openapi.json", "/docs")):
-            given = request.headers.get(KEY_HEADER, "")
-            if not given or not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-                return _error(401, "Unauthorized", f"a valid '{KEY_HEADER}' header is required")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return _error(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
-        response = await call_next(request)
-        response.headers[PROCESS_HEADER] = process  # which worker answered (``serve --workers N``)
-        return response
+    app.add_middleware(_Guard, settings=settings)
 
     async def run(fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(sync_pool, fn)
@@ -229,6 +217,45 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return JSONResponse(await admitted(request, client.detect_univariate_change_point))
 
     return app
+
+
+class _Guard:
+    """Before any route: the subscription key and the declared body size; on every answer, the process that
+    gave it (``serve --workers N``).  Plain ASGI rather than ``BaseHTTPMiddleware``, which costs each call a
+    task and a stream wrapper."""
+
+    def __init__(self, app: Callable, settings: ServerSettings) -> None:
+        self.app = app
+        self.key = settings.api_key.encode()
+        self.max_body_bytes = settings.max_body_bytes
+        self.process = str(os.getpid()).encode()
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            return await refusal(scope, receive, self._stamped(send))
+        await self.app(scope, receive, self._stamped(send))
+
+    def _refusal(self, scope: dict) -> Response | None:
+        headers = dict(scope["headers"])
+        path = scope["path"]
+        if path.startswith(API_PREFIX) and not path.endswith(("/openapi.json", "/docs")):
+            given = headers.get(KEY_HEADER.lower().encode(), b"")
+            if not given or not hmac.compare_digest(given, self.key):
+                return _error(401, "Unauthorized", f"a valid '{KEY_HEADER}' header is required")
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return _error(413, "RequestTooLarge", f"the request body exceeds {self.max_body_bytes} bytes")
+        return None
+
+    def _stamped(self, send: Callable) -> Callable:
+        async def stamped(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (PROCESS_HEADER.encode(), self.process)]}
+            await send(message)
+        return stamped
 
 
 class _HttpError(Exception):

@@ -1,7 +1,8 @@
 """JSON in and out of the HTTP service: a fast codec (orjson) with the standard library's rules as the fallback.
 
-A body that orjson reads, that nests at most ``max_depth`` levels and has no run of 19 digits (orjson
-reads integers beyond 64 bits as floats) is taken as parsed; anything else (NaN literals, huge integers, a
+A body that orjson reads, that nests at most ``max_depth`` levels and whose objects hold no number of 2**63
+or more (orjson reads integers beyond 64 bits as floats; in lists, where v1.1 keeps series values, every
+reader turns numbers into floats anyway) is taken as parsed; anything else (NaN literals, huge integers, a
 byte-order mark, bad UTF-8, deep nesting) goes through the standard library's path, so every body is accepted or refused exactly as before, with the same messages.
 """
 from __future__ import annotations
@@ -18,8 +19,7 @@ from workbench.exceptions import ErrorCode
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _CONTAINERS = (list, dict)
-_DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else i for i in range(256))
-_LONG_NUMBER = b"0" * 19
+_BIG = 2.0**63
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -38,7 +38,7 @@ def loads(raw: bytes, max_depth: int) -> Any:
     except orjson.JSONDecodeError:
         pass
     else:
-        if _nesting(value, max_depth) <= max_depth and _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZERO):
+        if _plain(value, max_depth):
             return value
     depth = json_depth(raw)
     if depth > max_depth:
@@ -58,19 +58,26 @@ def json_depth(raw: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
-def _nesting(value: Any, limit: int) -> int:
-    """How deep the lists and dicts of a parsed value nest, counted up to ``limit + 1``."""
+def _plain(value: Any, limit: int) -> bool:
+    """Whether a parsed value nests at most ``limit`` levels and no object in it holds a number of 2**63 or more."""
     depth, level = 0, [value] if type(value) in _CONTAINERS else []
-    while level and depth <= limit:
+    while level:
         depth += 1
+        if depth > limit:
+            return False
         below = []
         for container in level:
-            items = container.values() if type(container) is dict else container
+            if type(container) is dict:
+                items = container.values()
+                if any(type(item) is float and abs(item) >= _BIG for item in items):
+                    return False
+            else:
+                items = container
             kinds = set(map(type, items))
             if list in kinds or dict in kinds:
                 below.extend(item for item in items if type(item) in _CONTAINERS)
         level = below
-    return depth
+    return True
 
 
 class FastJSONResponse(JSONResponse):
