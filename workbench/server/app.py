@@ -105,7 +105,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > settings.max_body_bytes:
-                    raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
+                    raise _HttpError(413, "RequestTooLarge",
+                                     f"the request body exceeds {settings.max_body_bytes} bytes")
             raise _HttpError(429, ErrorCode.TOO_MANY_REQUESTS,
                              f"the server is busy: {admission.limit} detection calls are queued or running; "
                              "retry after the number of seconds in the Retry-After header",
@@ -253,7 +254,8 @@ class _Guard:
     def _stamped(self, send: Callable) -> Callable:
         async def stamped(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (PROCESS_HEADER.encode(), self.process)]}
+                stamp = (PROCESS_HEADER.encode(), self.process)
+                message = {**message, "headers": [*message.get("headers", []), stamp]}
             await send(message)
         return stamped
 

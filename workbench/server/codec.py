@@ -3,7 +3,8 @@
 A body that orjson reads, that nests at most ``max_depth`` levels and whose objects hold no number of 2**63
 or more (orjson reads integers beyond 64 bits as floats; in lists, where v1.1 keeps series values, every
 reader turns numbers into floats anyway) is taken as parsed; anything else (NaN literals, huge integers, a
-byte-order mark, bad UTF-8, deep nesting) goes through the standard library's path, so every body is accepted or refused exactly as before, with the same messages.
+byte-order mark, bad UTF-8, deep nesting) goes through the standard library's path, so every body is accepted
+or refused as before, with the same messages.
 """
 from __future__ import annotations
 
