@@ -200,3 +200,20 @@ def test_refused_callers_are_spread_over_the_coming_seconds():
     assert admission.retry_after() == 1
     admission.leave()
     assert admission.enter() and admission.rejected == 1
+
+
+def test_job_threads_run_at_a_lower_cpu_priority_so_detections_go_first():
+    from workbench.server.app import _lower_priority
+
+    seen = {}
+
+    def job() -> None:
+        before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        _lower_priority(10)
+        seen["job"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - before
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+    assert seen["job"] == min(10, 19 - os.getpriority(os.PRIO_PROCESS, 0))  # this thread's own nice, capped at 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(os.PRIO_PROCESS, 0)

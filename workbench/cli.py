@@ -495,6 +495,9 @@ def _register_serve(sub) -> None:
                    help=f"training epochs per model (default {EPOCHS_DEFAULT})")
     p.add_argument("--workers", type=int, default=1,
                    help="server processes sharing the registry (default 1); a job runs in the one that took it")
+    p.add_argument("--job-nice", type=int, default=10,
+                   help="lower the CPU priority of training/batch job threads by this much, so detection calls go "
+                        "first (Linux nice, 0-19; default 10; 0: the same priority)")
     p.add_argument("--sync-threads", type=int, default=8,
                    help="threads per process running detection calls (default 8)")
     p.add_argument("--max-queue", type=int, default=256,
@@ -531,8 +534,7 @@ def _serve(args: argparse.Namespace) -> None:
                               blob_hosts=tuple(args.allow_blob_host),
                               max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers,
                               epochs=args.epochs, sync_workers=args.sync_threads, max_queue=args.max_queue,
-                              cache_models=args.cache_models,
-                              cache_mb=args.cache_mb)
+                              cache_models=args.cache_models, cache_mb=args.cache_mb, job_nice=args.job_nice)
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--workers must be a positive integer; got {args.workers}")
     if args.workers == 1:

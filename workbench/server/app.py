@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class ServerSettings:
     max_queue: int = 256      # synchronous detections queued or running in one process; more are answered 429
     cache_models: int = 256   # models whose document and detector stay in memory ...
     cache_mb: int = 1024      # ... within about this many MiB
+    job_nice: int = 10        # how much lower the CPU priority of job threads is (Linux nice 0-19): jobs yield
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs", "max_queue", "cache_models",
@@ -65,12 +67,15 @@ class ServerSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{name} must be a positive integer; got {value!r}")
+        if isinstance(self.job_nice, bool) or not isinstance(self.job_nice, int) or not 0 <= self.job_nice <= 19:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"job_nice must be an integer in [0, 19]; got {self.job_nice!r}")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
     if not settings.api_key:
         raise ValueError("an API key is required (set WORKBENCH_API_KEY)")
-    jobs = ThreadPoolExecutor(max_workers=settings.job_workers, thread_name_prefix="job")
+    jobs = ThreadPoolExecutor(max_workers=settings.job_workers, thread_name_prefix="job",
+                              initializer=_lower_priority, initargs=(settings.job_nice,))
     # synchronous detections get their own pool, so a running training cannot starve them
     sync_pool = ThreadPoolExecutor(max_workers=settings.sync_workers, thread_name_prefix="sync")
     client = AnomalyDetectorClient(
@@ -258,6 +263,13 @@ class _Guard:
                 message = {**message, "headers": [*message.get("headers", []), stamp]}
             await send(message)
         return stamped
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's CPU priority by ``nice`` (Linux threads have their own), so jobs yield to detections."""
+    if nice > 0 and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class _HttpError(Exception):
