@@ -1,7 +1,9 @@
 """Load test of ``workbench serve``: the code before (another checkout) and this code side by side, in one run.
 
-    .venv/bin/python -m benchmarks.server_load --before /tmp/before25 [--workers 2] [--requests 1000]
+    .venv/bin/python -m benchmarks.server_load --before /tmp/before25 [--workers 2] [--requests 2000]
         [--concurrency 200] [--models 100] [--soak 5000] [--soak-concurrency 500] [--rounds 2] [--out FILE]
+
+(the checkout before: ``git worktree add --detach /tmp/before25 <commit>``)
 
 Both servers start in their own processes on free 127.0.0.1 ports, each on its own copy of one registry
 holding 100 READY models (5 variables, window 200: one trained, 99 imported from it) and one 38-variable
@@ -350,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, help="a checkout of the code before (git worktree add ...)")
     parser.add_argument("--workers", type=int, default=2, help="server processes for this code (default 2)")
-    parser.add_argument("--requests", type=int, default=1000, help="calls per side and scenario (default 1000)")
+    parser.add_argument("--requests", type=int, default=2000, help="calls per side and scenario (default 2000)")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--soak", type=int, default=5000)
@@ -378,8 +380,10 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(Server(name, code, work / f"home-{name}", options).start())
         one = {s.name: made["models"][:1] for s in servers}
         fleet = {s.name: made["models"] for s in servers}
-        for server in servers:  # warm up: every model loaded once, as a fleet's server is in its steady state
+        for server in servers:  # warm up: every model loaded once, and a burst at full concurrency, as a
+            # fleet's server is in its steady state (the first burst after start pays for allocations)
             asyncio.run(_fire(server.base, made["models"], body, len(made["models"]), 20))
+            asyncio.run(_fire(server.base, made["models"][:1], body, 2 * args.concurrency, args.concurrency))
         report = {"command": "python -m benchmarks.server_load " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "before": str(before), "after_options": f"--workers {args.workers}", "window": WINDOW,
                   "body": "data/samples/detect_last_5_3000.json (5 variables x 1,000 points)",
