@@ -491,9 +491,22 @@ def _register_serve(sub) -> None:
                                                                           "myaccount.blob.core.windows.net "
                                                                           "(repeatable)")
     p.add_argument("--max-body-mb", type=float, default=64, help="largest request body in MB (default 64)")
-    p.add_argument("--job-workers", type=int, default=2, help="concurrent training/batch jobs (default 2)")
+    p.add_argument("--job-workers", type=int, default=2, help="concurrent training/batch jobs per process (default 2)")
     p.add_argument("--epochs", type=int, default=EPOCHS_DEFAULT,
                    help=f"training epochs per model (default {EPOCHS_DEFAULT})")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the registry (default 1); a job runs in the one that took it")
+    p.add_argument("--job-nice", type=int, default=10,
+                   help="lower the CPU priority of training/batch job threads by this much, so detection calls go "
+                        "first (Linux nice, 0-19; default 10; 0: the same priority)")
+    p.add_argument("--sync-threads", type=int, default=8,
+                   help="threads per process running detection calls (default 8)")
+    p.add_argument("--max-queue", type=int, default=256,
+                   help="detection calls queued or running per process before more are answered 429 "
+                        "TooManyRequests with Retry-After (default 256)")
+    p.add_argument("--cache-models", type=int, default=256,
+                   help="models kept loaded in memory per process (default 256) ...")
+    p.add_argument("--cache-mb", type=int, default=1024, help="... within about this many MiB (default 1024)")
     p.set_defaults(handler=_serve)
 
 
@@ -521,8 +534,18 @@ def _serve(args: argparse.Namespace) -> None:
                               data_roots=tuple(Path(d).resolve() for d in args.data_dir),
                               blob_hosts=tuple(args.allow_blob_host),
                               max_body_bytes=int(args.max_body_mb * 1024 * 1024), job_workers=args.job_workers,
-                              epochs=args.epochs)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+                              epochs=args.epochs, sync_workers=args.sync_threads, max_queue=args.max_queue,
+                              cache_models=args.cache_models, cache_mb=args.cache_mb, job_nice=args.job_nice)
+    if isinstance(args.workers, bool) or args.workers < 1:
+        raise ValidationError(ErrorCode.BAD_ARGUMENT, f"--workers must be a positive integer; got {args.workers}")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return
+    from workbench.server.workers import settings_to_env
+
+    settings_to_env(settings)
+    uvicorn.run("workbench.server.workers:app_from_env", factory=True, workers=args.workers, host=args.host,
+                port=args.port, log_level="info")
 
 
 # ---------------------------------------------------------------- notebooks

@@ -15,7 +15,7 @@ from workbench.contracts import EPOCHS_DEFAULT, MODELS_PAGE_DEFAULT, DetectionRe
 from workbench.data import CsvDialect, SourcePolicy
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.inference import detect_last
-from workbench.service import batch, lifecycle, models, training
+from workbench.service import batch, models, training
 from workbench.service.registry import Registry
 
 
@@ -23,13 +23,16 @@ class AnomalyDetectorClient:
     """Local stand-in for the Anomaly Detector v1.1 client (multivariate and univariate)."""
 
     def __init__(self, home: str | Path | None = None, *, source_policy: SourcePolicy | None = None,
-                 epochs: int = EPOCHS_DEFAULT, seed: int = 0, executor: Executor | None = None) -> None:
+                 epochs: int = EPOCHS_DEFAULT, seed: int = 0, executor: Executor | None = None,
+                 cache_models: int = 256, cache_mb: int = 1024) -> None:
+        """``cache_models``/``cache_mb``: how many models' documents and detectors stay in memory, and about
+        how many MiB they may take (least recently used out; every use checks the registry, so never stale)."""
         self.registry = Registry(home)
         self.source_policy = source_policy
         self.executor = executor  # background jobs run here (a bounded pool in the server); else a thread each
         self.epochs = epochs
         self.seed = seed
-        self._detectors = models.DetectorCache(self.registry)
+        self._models = models.ModelCache(self.registry, cache_models, cache_mb * 1024**2)
 
     # ------------------------------------------------------------ multivariate models
 
@@ -48,7 +51,7 @@ class AnomalyDetectorClient:
         return model.to_json()
 
     def get_multivariate_model(self, model_id: str) -> dict[str, Any]:
-        return self.registry.get_model(model_id).to_json()
+        return self._models.model(model_id).to_json()
 
     def list_multivariate_models(self, *, skip: int = 0, top: int = MODELS_PAGE_DEFAULT) -> dict[str, Any]:
         """One page of models, newest first: ``models``, ``currentCount``, ``maxCount``, ``nextLink``."""
@@ -63,7 +66,7 @@ class AnomalyDetectorClient:
 
     def delete_multivariate_model(self, model_id: str) -> None:
         self.registry.delete_model(model_id)
-        self._detectors.forget(model_id)
+        self._models.forget(model_id)
 
     def export_model(self, model_id: str, path: str | Path) -> Path:
         """Write a READY model to a zip holding all that prediction elsewhere needs."""
@@ -84,7 +87,7 @@ class AnomalyDetectorClient:
         """
         request = DetectionRequest.from_json(options)
         result = batch.submit(self.registry, self.registry.get_model(model_id),
-                              lambda: self._detectors.get(model_id), request, wait=wait,
+                              lambda: self._models.detector(model_id), request, wait=wait,
                               source_policy=self.source_policy, executor=self.executor,
                               dialect=CsvDialect.of(sep, decimal), read_first=read_first)
         return batch.get_result(self.registry, result.result_id).to_json()
@@ -95,8 +98,8 @@ class AnomalyDetectorClient:
     def detect_multivariate_last_anomaly(self, model_id: str, options: dict[str, Any]) -> dict[str, Any]:
         """Synchronous detection of the latest timestamp (``variableStates`` and one result)."""
         request = LastDetectionRequest.from_json(options)
-        model = lifecycle.require_ready(self.registry.get_model(model_id))
-        return detect_last(self._detectors.get(model_id), model.model_info.align_policy, request).to_json()
+        model, detector = self._models.ready(model_id)
+        return detect_last(detector, model.model_info.align_policy, request).to_json()
 
     # ------------------------------------------------------------ univariate
 

@@ -67,6 +67,8 @@ class ErrorCode:
     DETECTION_INTERRUPTED = "DetectionInterrupted"
     INSUFFICIENT_HISTORICAL_DATA = "InsufficientHistoricalData"
     NOTEBOOK_FAILED = "NotebookFailed"
+    # the server
+    TOO_MANY_REQUESTS = "TooManyRequests"
     # fleets
     DETECTION_FAILED = "DetectionFailed"
     WORKER_LOST = "WorkerLost"

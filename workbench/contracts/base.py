@@ -7,6 +7,7 @@ validate one field of a camelCase body and raise
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,7 @@ _JSON_NAME_OVERRIDES = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def _camel(name: str) -> str:
     if name in _JSON_NAME_OVERRIDES:
         return _JSON_NAME_OVERRIDES[name]

@@ -84,14 +84,20 @@ class AlignedData:
         total = len(self.frame)
         counts = self.observed.sum(axis=0)
         states = []
+        stamps: dict[int, pd.Timestamp] = {}  # variables mostly share their first and last rows
         for j, name in enumerate(self.frame.columns):
             rows = np.flatnonzero(self.observed[:, j])
-            first = self.frame.index[rows[0]] if rows.size else None
-            last = self.frame.index[rows[-1]] if rows.size else None
+            first = self._stamp(stamps, rows[0]) if rows.size else None
+            last = self._stamp(stamps, rows[-1]) if rows.size else None
             ratio = float(1.0 - counts[j] / total) if total else 0.0
             states.append(VariableState(str(name), ratio, int(counts[j]), first, last, []))
         order = sorted(range(len(states)), key=lambda j: -states[j].filled_na_ratio)
         return [states[j] for j in order]
+
+    def _stamp(self, known: dict[int, pd.Timestamp], row: int) -> pd.Timestamp:
+        if row not in known:
+            known[row] = self.frame.index[row]
+        return known[row]
 
 
 def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:

@@ -132,8 +132,12 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
 
 
 def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest) -> LastDetectionResult:
-    """Score the latest timestamp of a detect-last body, aligned with the model's ``align_policy``."""
-    variables = {v.variable: _request_series(v) for v in request.variables}
+    """Score the latest timestamp of a detect-last body, aligned with the model's ``align_policy``.
+
+    Variables usually share one list of timestamps: each distinct list is parsed (and sorted) once.
+    """
+    parsed = _ParsedStamps()
+    variables = {v.variable: _request_series(v, parsed) for v in request.variables}
     if len(variables) != len(request.variables):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "a variable appears twice in 'variables'")
     return detect_last_series(detector, variables, align_policy, request.top_contributor_count)
@@ -150,20 +154,49 @@ def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: 
     return LastDetectionResult(states, detections.results(top_k))
 
 
-def _request_series(item) -> pd.Series:
+class _ParsedStamps:
+    """The timestamp lists of one request already parsed: ``(list, index, order or None, duplicated)``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[list, pd.DatetimeIndex, np.ndarray | None, bool]] = []
+
+    def get(self, item) -> tuple[pd.DatetimeIndex, np.ndarray | None, bool]:
+        stamps = item.timestamps
+        for known, index, order, duplicated in self.seen:
+            if known is stamps or (len(known) == len(stamps) and known == stamps):
+                return index, order, duplicated
+        try:
+            index = parse_timestamps(stamps)
+        except ValidationError as bad:
+            raise ValidationError(bad.code, f"variable '{item.variable}', timestamp at index {bad.row}: "
+                                            f"{bad.message}") from None
+        duplicated = index.has_duplicates
+        order = None if index.is_monotonic_increasing else np.argsort(index.asi8, kind="stable")
+        self.seen.append((stamps, index, order, duplicated))
+        return index, order, duplicated
+
+
+def _request_series(item, parsed: _ParsedStamps | None = None) -> pd.Series:
+    index, order, duplicated = (parsed or _ParsedStamps()).get(item)
+    values = _request_values(item)
+    if duplicated:
+        raise ValidationError(ErrorCode.DUPLICATE_TIMESTAMP,
+                              f"variable '{item.variable}' repeats timestamp {index[index.duplicated()][0].isoformat()}")
+    if order is not None:
+        values, index = values[order], index[order]
+    return pd.Series(values, index=index, name=item.variable)  # parse_timestamps gives ns
+
+
+def _request_values(item) -> np.ndarray:
+    """A variable's values as float64 (``None`` is NaN): one numpy conversion, the element-wise rule on failure."""
     try:
-        index = parse_timestamps(item.timestamps)
-    except ValidationError as bad:
-        raise ValidationError(bad.code, f"variable '{item.variable}', timestamp at index {bad.row}: {bad.message}") \
-            from None
+        values = np.array(item.values, dtype=np.float64)
+        if values.ndim == 1:
+            return values
+    except (TypeError, ValueError, OverflowError):
+        pass
     try:
-        values = np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
+        return np.array([np.nan if v is None else float(v) for v in item.values], dtype=np.float64)
     except (TypeError, ValueError):
         raise ValidationError(ErrorCode.INVALID_VALUE,
                               f"variable '{item.variable}' has a value that is not a number") from None
-    if index.has_duplicates:
-        raise ValidationError(ErrorCode.DUPLICATE_TIMESTAMP,
-                              f"variable '{item.variable}' repeats timestamp {index[index.duplicated()][0].isoformat()}")
-    order = np.argsort(index.asi8, kind="stable")
-    return pd.Series(values[order], index=index[order].as_unit("ns"), name=item.variable)
-

@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
-import re
-from collections.abc import Awaitable, Callable
+import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.client import AnomalyDetectorClient
@@ -34,11 +33,14 @@ from workbench.exceptions import (
     ValidationError,
     WorkbenchError,
 )
+from workbench.server import codec
+from workbench.server.admission import Admission
+from workbench.server.codec import FastJSONResponse as JSONResponse
 
 API_PREFIX = "/anomalydetector/v1.1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
-MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused before parsing
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+PROCESS_HEADER = "x-workbench-process"
+MAX_JSON_DEPTH = 64  # v1.1 bodies nest a few levels; deeper ones are refused (codec.loads)
 _STATUS_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 
 
@@ -54,24 +56,34 @@ class ServerSettings:
     job_workers: int = 2
     sync_workers: int = 8
     epochs: int = 100
+    max_queue: int = 256      # synchronous detections queued or running in one process; more are answered 429
+    cache_models: int = 256   # models whose document and detector stay in memory ...
+    cache_mb: int = 1024      # ... within about this many MiB
+    job_nice: int = 10        # how much lower the CPU priority of job threads is (Linux nice 0-19): jobs yield
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs"):
+        for name in ("max_body_bytes", "job_workers", "sync_workers", "epochs", "max_queue", "cache_models",
+                     "cache_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(ErrorCode.BAD_ARGUMENT, f"{name} must be a positive integer; got {value!r}")
+        if isinstance(self.job_nice, bool) or not isinstance(self.job_nice, int) or not 0 <= self.job_nice <= 19:
+            raise ValidationError(ErrorCode.BAD_ARGUMENT, f"job_nice must be an integer in [0, 19]; got {self.job_nice!r}")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
     if not settings.api_key:
         raise ValueError("an API key is required (set WORKBENCH_API_KEY)")
-    jobs = ThreadPoolExecutor(max_workers=settings.job_workers, thread_name_prefix="job")
+    jobs = ThreadPoolExecutor(max_workers=settings.job_workers, thread_name_prefix="job",
+                              initializer=_lower_priority, initargs=(settings.job_nice,))
     # synchronous detections get their own pool, so a running training cannot starve them
     sync_pool = ThreadPoolExecutor(max_workers=settings.sync_workers, thread_name_prefix="sync")
     client = AnomalyDetectorClient(
         settings.home, executor=jobs, epochs=settings.epochs,
         source_policy=SourcePolicy(tuple(Path(p) for p in settings.data_roots), tuple(settings.blob_hosts)),
+        cache_models=settings.cache_models, cache_mb=settings.cache_mb,
     )
+    admission = Admission(settings.max_queue)
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -82,19 +94,33 @@ def create_app(settings: ServerSettings) -> FastAPI:
                   docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.client = client
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith(API_PREFIX) and not request.url.path.endswith(("/openapi.json", "/docs")):
-            given = request.headers.get(KEY_HEADER, "")
-            if not given or not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-                return _error(401, "Unauthorized", f"a valid '{KEY_HEADER}' header is required")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return _error(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
-        return await call_next(request)
+    app.add_middleware(_Guard, settings=settings)
 
     async def run(fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(sync_pool, fn)
+
+    async def admitted(request: Request, fn: Callable[[Any], Any]) -> Any:
+        """``fn(body)`` in the sync pool if the admission queue has room; else 429 with ``Retry-After``.
+
+        A refused request's body is still read (and dropped), so the client gets the answer rather than a
+        connection closed under its upload.
+        """
+        if not admission.enter():
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_body_bytes:
+                    raise _HttpError(413, "RequestTooLarge",
+                                     f"the request body exceeds {settings.max_body_bytes} bytes")
+            raise _HttpError(429, ErrorCode.TOO_MANY_REQUESTS,
+                             f"the server is busy: {admission.limit} detection calls are queued or running; "
+                             "retry after the number of seconds in the Retry-After header",
+                             headers={"Retry-After": str(admission.retry_after())})
+        try:
+            body = await body_of(request)
+            return await run(lambda: fn(body))
+        finally:
+            admission.leave()
 
     async def body_of(request: Request) -> Any:
         """The JSON body: its size checked while it streams in and its nesting before it is parsed."""
@@ -104,22 +130,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if size > settings.max_body_bytes:
                 raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
             chunks.append(chunk)
-        raw = b"".join(chunks)
-        depth = _json_depth(raw)
-        if depth > MAX_JSON_DEPTH:
-            raise _HttpError(400, ErrorCode.BAD_ARGUMENT,
-                             f"the request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
         try:
-            return json.loads(raw or b"null")
-        except (ValueError, RecursionError) as exc:
-            raise _HttpError(400, ErrorCode.BAD_ARGUMENT, f"the request body is not valid JSON: {exc}") from exc
+            return codec.loads(b"".join(chunks), MAX_JSON_DEPTH)
+        except codec.BodyError as bad:
+            raise _HttpError(400, bad.code, bad.message) from None
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + API_PREFIX
 
     @app.exception_handler(_HttpError)
     async def http_error(_: Request, exc: _HttpError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -173,8 +194,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-batch", status_code=202)
     async def detect_batch(model_id: str, request: Request) -> JSONResponse:
-        body = await body_of(request)
-        result = await run(lambda: client.detect_multivariate_batch_anomaly(model_id, body))
+        result = await admitted(request, lambda body: client.detect_multivariate_batch_anomaly(model_id, body))
         location = f"{base(request)}/multivariate/detect-batch/{result['resultId']}"
         return JSONResponse(result, status_code=202,
                             headers={"Operation-Location": location, "Operation-Id": result["resultId"]})
@@ -185,46 +205,82 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post(API_PREFIX + "/multivariate/models/{model_id}:detect-last")
     async def detect_last(model_id: str, request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_multivariate_last_anomaly(model_id, body)))
+        answer = await admitted(request, lambda body: client.detect_multivariate_last_anomaly(model_id, body))
+        return JSONResponse(answer)
 
     # ------------------------------------------------------------ univariate
 
     @app.post(f"{API_PREFIX}/timeseries/entire/detect")
     async def entire(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_entire_series(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_entire_series))
 
     @app.post(f"{API_PREFIX}/timeseries/last/detect")
     async def last(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_last_point(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_last_point))
 
     @app.post(f"{API_PREFIX}/timeseries/changepoint/detect")
     async def change_point(request: Request) -> JSONResponse:
-        body = await body_of(request)
-        return JSONResponse(await run(lambda: client.detect_univariate_change_point(body)))
+        return JSONResponse(await admitted(request, client.detect_univariate_change_point))
 
     return app
 
 
+class _Guard:
+    """Before any route: the subscription key and the declared body size; on every answer, the process that
+    gave it (``serve --workers N``).  Plain ASGI rather than ``BaseHTTPMiddleware``, which costs each call a
+    task and a stream wrapper."""
+
+    def __init__(self, app: Callable, settings: ServerSettings) -> None:
+        self.app = app
+        self.key = settings.api_key.encode()
+        self.max_body_bytes = settings.max_body_bytes
+        self.process = str(os.getpid()).encode()
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            return await refusal(scope, receive, self._stamped(send))
+        await self.app(scope, receive, self._stamped(send))
+
+    def _refusal(self, scope: dict) -> Response | None:
+        headers = dict(scope["headers"])
+        path = scope["path"]
+        if path.startswith(API_PREFIX) and not path.endswith(("/openapi.json", "/docs")):
+            given = headers.get(KEY_HEADER.lower().encode(), b"")
+            if not given or not hmac.compare_digest(given, self.key):
+                return _error(401, "Unauthorized", f"a valid '{KEY_HEADER}' header is required")
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return _error(413, "RequestTooLarge", f"the request body exceeds {self.max_body_bytes} bytes")
+        return None
+
+    def _stamped(self, send: Callable) -> Callable:
+        async def stamped(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                stamp = (PROCESS_HEADER.encode(), self.process)
+                message = {**message, "headers": [*message.get("headers", []), stamp]}
+            await send(message)
+        return stamped
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's CPU priority by ``nice`` (Linux threads have their own), so jobs yield to detections."""
+    if nice > 0 and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class _HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers={"x-ms-error-code": code})
-
-
-def _json_depth(raw: bytes) -> int:
-    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
-    if not raw:
-        return 0
-    bare = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
-    step = np.isin(bare, (ord("["), ord("{"))).astype(np.int32) - np.isin(bare, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status,
+                        headers={"x-ms-error-code": code, **(headers or {})})
 
 
 def _int_param(value: str | None, name: str, default: int) -> int:

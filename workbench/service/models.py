@@ -5,12 +5,15 @@ Azure-style client are the same file, checked by the same rules.
 """
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.contracts import Model, ModelStatus
-from workbench.mvad.artifacts import export_zip, load_model, read_zip, save_model
+from workbench.mvad.artifacts import WEIGHTS, export_zip, load_model, read_zip, save_model
 from workbench.mvad.detector import MultivariateDetector
 from workbench.service import lifecycle
 from workbench.service.registry import Registry
@@ -35,27 +38,96 @@ def import_model(registry: Registry, path: str | Path) -> Model:
     return registry.update_model(model)
 
 
-class DetectorCache:
-    """The fitted detectors of the last few READY models used, loaded once (artifacts never change)."""
+class ModelCache:
+    """Models as the detection paths use them: the parsed document and the fitted detector, kept in memory.
 
-    def __init__(self, registry: Registry, size: int = 8) -> None:
+    Every look-up reads the model's stored JSON text (one indexed read, no write lock) and the identity of
+    its weights file: if either differs from what is cached -- the model was updated, its artifact replaced,
+    it was deleted (by this process or another worker) -- the entry is dropped and read again, so a cached
+    answer is never stale.  At most ``max_models`` entries and about ``max_bytes`` (weights and document
+    sizes) are kept, least recently used out.  A miss loads outside the cache's lock, so calls for other
+    models go on meanwhile; concurrent misses of one model load it once.
+    """
+
+    def __init__(self, registry: Registry, max_models: int = 256, max_bytes: int = 1024 * 1024**2) -> None:
         self.registry = registry
-        self.size = size
-        self._detectors: OrderedDict[str, MultivariateDetector] = OrderedDict()
+        self.max_models = max_models
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, model_id: str) -> MultivariateDetector:
-        with self._lock:
-            if model_id in self._detectors:
-                self._detectors.move_to_end(model_id)
-                return self._detectors[model_id]
-        detector, _ = load_model(self.registry.model_dir(model_id))
-        with self._lock:
-            self._detectors[model_id] = detector
-            while len(self._detectors) > self.size:
-                self._detectors.popitem(last=False)
-        return detector
+    def model(self, model_id: str) -> Model:
+        """The model's current document (NotFound if it is gone); treat it as read-only."""
+        return self._entry(model_id).model
+
+    def ready(self, model_id: str) -> tuple[Model, MultivariateDetector]:
+        """A READY model and its fitted detector (``ModelStateError`` if it is not READY)."""
+        entry = self._entry(model_id)
+        lifecycle.require_ready(entry.model)
+        if entry.detector is None:
+            with entry.loading:
+                if entry.detector is None:
+                    entry.detector, _ = load_model(self.registry.model_dir(model_id))
+            self._trim()
+        return entry.model, entry.detector
+
+    def detector(self, model_id: str) -> MultivariateDetector:
+        return self.ready(model_id)[1]
 
     def forget(self, model_id: str) -> None:
         with self._lock:
-            self._detectors.pop(model_id, None)
+            self._entries.pop(model_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, model_id: str) -> bool:
+        return model_id in self._entries
+
+    def _entry(self, model_id: str) -> "_Entry":
+        try:
+            document = self.registry.model_document(model_id)
+        except Exception:
+            self.forget(model_id)
+            raise
+        weights = _file_identity(self.registry.model_dir(model_id) / WEIGHTS)
+        with self._lock:
+            entry = self._entries.get(model_id)
+            if entry is not None and entry.document == document and entry.weights == weights:
+                self._entries.move_to_end(model_id)
+                return entry
+        entry = _Entry(document, weights, Model.from_json(json.loads(document)))
+        with self._lock:
+            self._entries[model_id] = entry
+            self._entries.move_to_end(model_id)
+        self._trim()
+        return entry
+
+    def _trim(self) -> None:
+        with self._lock:
+            total = sum(e.nbytes for e in self._entries.values())
+            while len(self._entries) > 1 and (len(self._entries) > self.max_models or total > self.max_bytes):
+                _, dropped = self._entries.popitem(last=False)
+                total -= dropped.nbytes
+
+
+@dataclass
+class _Entry:
+    document: str
+    weights: tuple[int, int, int] | None
+    model: Model
+    detector: MultivariateDetector | None = None
+    loading: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.document) + (self.weights[2] if self.weights and self.detector is not None else 0)
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime in ns, size) of a file, or None if there is none: a replaced artifact changes it."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size

@@ -89,6 +89,7 @@ class Registry:
             folder.mkdir(parents=True, exist_ok=True)
         self._path = self.home / "registry.sqlite"
         self._lock = threading.RLock()
+        self._readers = threading.local()  # one read connection per thread, for the detect-last hot path
         with self._lock:
             db = sqlite3.connect(self._path, timeout=30)
             try:
@@ -176,6 +177,16 @@ class Registry:
         if row is None:
             raise _model_not_found(model_id)
         return Model.from_json(json.loads(row[0]))
+
+    def model_document(self, model_id: str) -> str:
+        """A model's stored JSON text, read without a write lock (what the in-memory model cache checks)."""
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        row = db.execute("SELECT document FROM models WHERE model_id=?", (str(model_id),)).fetchone()
+        if row is None:
+            raise _model_not_found(model_id)
+        return row[0]
 
     def list_models(self, skip: int = 0, top: int = 10) -> tuple[list[Model], int]:
         """Models by last update, newest first: one page and the total count."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,10 +19,15 @@ class Rows:
     def __init__(self, values: np.ndarray, device: torch.device) -> None:
         self.values = np.ascontiguousarray(values, dtype=np.float32)
         self.device = device
+        self._tensor: torch.Tensor | None = None
 
-    @cached_property
+    @property
     def tensor(self) -> torch.Tensor:
-        return torch.from_numpy(self.values).to(self.device)
+        # not functools.cached_property: on Python 3.11 it takes one lock for every instance of the class,
+        # which serialises the server's concurrent detections
+        if self._tensor is None:
+            self._tensor = torch.from_numpy(self.values).to(self.device)
+        return self._tensor
 
     def __len__(self) -> int:
         return len(self.values)
