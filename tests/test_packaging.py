@@ -17,7 +17,7 @@ def _pyproject_pins() -> set[str]:
 
 def _environment_pins() -> set[str]:
     lines = (ROOT / "environment.yml").read_text().splitlines()
-    return {m.group(1) for line in lines if (m := re.match(r"^\s+- ([A-Za-z0-9_.\-\[\]]+==[^\s#]+)\s*$", line))}
+    return {m.group(1) for line in lines if (m := re.match(r"^\s+- ([A-Za-z0-9_.\-\[\]]+==[^\s#;]+(?:; [^#]+?)?)\s*$", line))}
 
 
 def test_environment_yml_has_the_same_pins_as_pyproject():
