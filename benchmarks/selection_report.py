@@ -17,7 +17,7 @@ from benchmarks.datasets import BENCH_DIR
 README = BENCH_DIR.parent / "README.md"
 RESULTS = BENCH_DIR / "results" / "selection"
 MARK_START, MARK_END = "<!-- selection -->", "<!-- /selection -->"
-README_SOURCES = ("rules", "parts")  # results/selection/<name>.json: the default and its flag rules; the parts
+README_SOURCES = ("rules", "parts", "indicator")  # results/selection/<name>.json: the default and its rules; parts
 
 FAMILY_NAMES = {"smd": ("SMD", "machines"), "smap_msl": ("SMAP/MSL", "channels"), "daphnet": ("Daphnet", "sessions"),
                 "skab": ("SKAB", "files"), "gutentag": ("GutenTAG", "sets"), "daily": ("daily proxy", "series"),
@@ -105,15 +105,16 @@ def markdown(results: dict) -> str:
 
 
 
-def readme_block(default_run: dict, parts: dict) -> str:
+def readme_block(default_run: dict, *part_runs: dict) -> str:
     """The README's block: the default on the pool, and each part's and flag rule's verdict."""
+    commands = ", ".join(f"`{run['command']}`" for run in part_runs)
     out = [f"The default on the whole development pool (`{default_run['command']}`, seeds "
            f"{', '.join(map(str, default_run['seeds']))}, {default_run['entities']} entities; F1 of the product's own "
            "`isAnomaly`, no point adjustment; PCA: a 99%-variance PCA's reconstruction error):", "",
            *table_lines(default_run["default"], default_run.get("pca")), "",
            f"Pooled mean VUS-PR {_pm(default_run['default_pooled'])}. Each part of the model against the default "
-           f"(`{parts['command']}`):", ""]
-    for cand in parts["candidates"]:
+           f"({commands}):", ""]
+    for cand in [c for run in part_runs for c in run["candidates"]]:
         v = cand["verdict"]
         if set(cand["spec"]["detector"]) == {"flag_rule"}:
             out.append(f"- `{cand['name']}`: changes the flags only (VUS-PR {v['pooled_gain']:+.3f}); judged among "
