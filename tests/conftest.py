@@ -5,10 +5,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,28 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, read_log, tim
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"{name} did not listen on port {port} within {timeout:.0f} s")
+
+
+def start_server(home: Path, key: str, *options: str, timeout: float = 60) -> tuple[subprocess.Popen, str]:
+    """``workbench serve`` in its own process on a free loopback port, reading ``data/samples``; returns the
+    process and its endpoint once it answers (the caller stops it with :func:`stop_process`)."""
+    port = free_port()
+    env = dict(os.environ, WORKBENCH_API_KEY=key, WORKBENCH_NUM_THREADS="1")
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--home", str(home), "serve", "--port",
+                                str(port), "--data-dir", str(SAMPLES), *options],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {process.stdout.read()}")
+        try:
+            httpx.get(f"{endpoint}/anomalydetector/v1.1/openapi.json", timeout=1)
+            return process, endpoint
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    stop_process(process)
+    pytest.fail(f"the server did not answer within {timeout:.0f} s")
 
 
 def _azurite_binary() -> str | None:

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from azure.ai.anomalydetector.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from conftest import free_port, stop_process
+from conftest import start_server, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -29,24 +26,7 @@ SAMPLE_CSV = str(SAMPLES / "sample_data_5_3000.csv")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``workbench serve`` in its own process on a free loopback port; stopped after the module."""
-    port = free_port()
-    home = tmp_path_factory.mktemp("server-home")
-    env = dict(os.environ, WORKBENCH_API_KEY=KEY, WORKBENCH_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "--home", str(home), "serve", "--port", str(port),
-         "--data-dir", str(SAMPLES), "--epochs", "5", "--max-body-mb", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read()}")
-        try:
-            httpx.get(f"{endpoint}/anomalydetector/v1.1/openapi.json", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    proc, endpoint = start_server(tmp_path_factory.mktemp("server-home"), KEY, "--epochs", "5", "--max-body-mb", "2")
     yield endpoint
     stop_process(proc)
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from azure.ai.anomalydetector import AnomalyDetectorClient as AzureClient
 from azure.ai.anomalydetector.models import MultivariateLastDetectionOptions, VariableValues
 from azure.core.credentials import AzureKeyCredential
-from conftest import SAMPLES, free_port, stop_process
+from conftest import SAMPLES, start_server, stop_process
 
 from workbench.remote import RemoteClient, TooManyRequestsError
 
@@ -30,23 +29,7 @@ TRAIN = {"dataSource": str(SAMPLES / "sample_data_5_3000.csv"), "dataSchema": "O
 
 
 def _start(home: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, WORKBENCH_API_KEY=KEY, WORKBENCH_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--home", str(home), "serve", "--port", str(port),
-                             "--data-dir", str(SAMPLES), "--epochs", "3", *options],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read()}")
-        try:
-            httpx.get(f"{endpoint}{PREFIX}/openapi.json", timeout=1)
-            return proc, endpoint
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    stop_process(proc)
-    pytest.fail("the server did not answer within 60 s")
+    return start_server(home, KEY, "--epochs", "3", *options)
 
 
 def _ready_model(endpoint: str) -> str:
