@@ -253,7 +253,7 @@ class MultivariateDetector(Parameters):
             prefix = kind + "."
             own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             branch = branch_class(kind).from_state({k: v for k, v in spec.items() if k != "kind"}, own, facts)
-            det.branches_.append(branch.to(det.device_) if hasattr(branch, "to") else branch)
+            det.branches_.append(branch.to(det.device_))
         det.flag_rule_ = FlagRule(**params["flag_rule"])
         det.flag_rule_.threshold_ = float(meta["threshold"])
         det.profile_ = CorrelationProfile()

@@ -95,6 +95,10 @@ class Branch(Parameters):
             setattr(branch, key + "_", np.asarray(tensors[key], dtype=np.float32))
         return branch
 
+    def to(self, device: torch.device) -> "Branch":
+        """Move what the branch scores with to ``device`` (a branch of numpy arrays has nothing to move)."""
+        return self
+
     def _fit(self, fitting: Fitting) -> None:
         raise NotImplementedError
 
