@@ -130,6 +130,8 @@ def test_parameters_are_checked_and_coerced_to_their_declared_types(tmp_path):
     coerced = coerce_parameters(inference, {"epochs": "4", "min_severity": "0.5", "show_progress": "false",
                                             "model_id": "abc"})
     assert coerced == {"epochs": 4, "min_severity": 0.5, "show_progress": False, "model_id": "abc"}
+    # an id prefix that reads as a number stays the text it is (papermill's own -p makes 8e123456 a float: inf)
+    assert coerce_parameters(inference, {"model_id": "8e123456"}) == {"model_id": "8e123456"}
     with pytest.raises(ValidationError, match="no parameter 'epoch'"):
         coerce_parameters(inference, {"epoch": "4"})
     with pytest.raises(ValidationError, match="must be int"):
