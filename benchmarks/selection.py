@@ -77,7 +77,7 @@ class Candidate:
                    spec.pop("epochs", None))
 
     def resolved(self) -> tuple[list[dict], dict, dict]:
-        """(branch specs, flag-rule spec, other detector params), every default filled in."""
+        """(branch specs and flag-rule spec with every default filled in, the other detector params as given)."""
         from workbench.mvad.branches import DEFAULT_BRANCHES, branch_from_spec
 
         params = dict(self.detector)

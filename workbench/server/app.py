@@ -106,12 +106,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         connection closed under its upload.
         """
         if not admission.enter():
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > settings.max_body_bytes:
-                    raise _HttpError(413, "RequestTooLarge",
-                                     f"the request body exceeds {settings.max_body_bytes} bytes")
+            await raw_body(request)  # read and dropped
             raise _HttpError(429, ErrorCode.TOO_MANY_REQUESTS,
                              f"the server is busy: {admission.limit} detection calls are queued or running; "
                              "retry after the number of seconds in the Retry-After header",
@@ -122,16 +117,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
         finally:
             admission.leave()
 
-    async def body_of(request: Request) -> Any:
-        """The JSON body: its size checked while it streams in and its nesting before it is parsed."""
+    async def raw_body(request: Request) -> bytes:
+        """The body's bytes, its size checked while it streams in."""
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > settings.max_body_bytes:
                 raise _HttpError(413, "RequestTooLarge", f"the request body exceeds {settings.max_body_bytes} bytes")
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def body_of(request: Request) -> Any:
+        """The JSON body: its size checked while it streams in and its nesting before it is parsed."""
+        raw = await raw_body(request)
         try:
-            return codec.loads(b"".join(chunks), MAX_JSON_DEPTH)
+            return codec.loads(raw, MAX_JSON_DEPTH)
         except codec.BodyError as bad:
             raise _HttpError(400, bad.code, bad.message) from None
 
