@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 
+from benchmarks import readme_block
 from benchmarks.datasets import BENCH_DIR
 
-README = BENCH_DIR.parent / "README.md"
 RESULTS = BENCH_DIR / "results" / "selection"
-MARK_START, MARK_END = "<!-- selection -->", "<!-- /selection -->"
+README_BLOCK = "selection"
 README_SOURCES = ("rules", "parts", "indicator")  # results/selection/<name>.json: the default and its rules; parts
 
 FAMILY_NAMES = {"smd": ("SMD", "machines"), "smap_msl": ("SMAP/MSL", "channels"), "daphnet": ("Daphnet", "sessions"),
@@ -105,7 +105,7 @@ def markdown(results: dict) -> str:
 
 
 
-def readme_block(default_run: dict, *part_runs: dict) -> str:
+def readme_text(default_run: dict, *part_runs: dict) -> str:
     """The README's block: the default on the pool, and each part's and flag rule's verdict."""
     commands = ", ".join(f"`{run['command']}`" for run in part_runs)
     out = [f"The default on the whole development pool (`{default_run['command']}`, seeds "
@@ -138,21 +138,12 @@ def readme_block(default_run: dict, *part_runs: dict) -> str:
 def stored_block() -> str:
     """The block rendered from the stored results named in ``README_SOURCES``."""
     runs = [json.loads((RESULTS / f"{name}.json").read_text()) for name in README_SOURCES]
-    return readme_block(*runs)
+    return readme_text(*runs)
 
 
-def quoted_block(text: str) -> str:
-    start = text.index(MARK_START) + len(MARK_START)
-    return text[start:text.index(MARK_END)].strip()
-
-
-def write_readme() -> None:
-    text = README.read_text()
-    start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-    README.write_text(text[:start] + "\n" + stored_block() + "\n" + text[end:])
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--readme"]:
         raise SystemExit("usage: python -m benchmarks.selection_report --readme")
-    write_readme()
+    readme_block.write(README_BLOCK, stored_block())

@@ -57,7 +57,6 @@ ANCHOR_PYTHON = HERE / ".venv-anchor" / "bin" / "python"
 SAMPLES = HERE.parents[1] / "shared" / "data" / "azure_mvad_sample" / "univariate"
 RESULTS = HERE / "results" / "univariate.json"
 AB_RESULTS = HERE / "results" / "univariate_ab.json"
-README = HERE.parent / "README.md"
 ANCHOR_MAX_POINTS = 8640
 VISIBLE_AUC = 0.75  # an oracle's ROC-AUC over which a column's labelled points stand out of its normal ones
 CAP = 0.25  # maxAnomalyRatio's default: the flagged share cannot exceed it
@@ -486,7 +485,7 @@ def ab_markdown(report: dict) -> str:
 # ---------------------------------------------------------------- the README paragraph
 
 
-MARK_START, MARK_END = "<!-- univariate-bench -->", "<!-- /univariate-bench -->"
+README_BLOCK = "univariate-bench"
 
 
 def readme_paragraph(report: dict, ab: dict) -> str:
@@ -535,11 +534,9 @@ def _ab_triple(side: dict, group: str) -> str:
     return " / ".join(f"{side['vus_summary'][group][f'ours_{s}']:.3f}" for s in SCORES)
 
 
-def write_readme() -> None:
-    text = README.read_text()
-    start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-    paragraph = readme_paragraph(json.loads(RESULTS.read_text()), json.loads(AB_RESULTS.read_text()))
-    README.write_text(text[:start] + "\n" + paragraph + "\n" + text[end:])
+def stored_paragraph() -> str:
+    """The paragraph rendered from the stored results."""
+    return readme_paragraph(json.loads(RESULTS.read_text()), json.loads(AB_RESULTS.read_text()))
 
 
 def main(argv: list[str]) -> int:
@@ -560,7 +557,8 @@ def main(argv: list[str]) -> int:
             AB_RESULTS.with_suffix(".md").write_text(ab_markdown(report))
         return 0
     if "--readme" in argv:
-        write_readme()
+        from benchmarks import readme_block  # not at the top: the anchor venv runs this file too
+        readme_block.write(README_BLOCK, stored_paragraph())
         return 0
     if "--only" in argv and argv[argv.index("--only") + 1] == "flagged":
         share = flagged_share(quick)

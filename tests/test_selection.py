@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import pool, selection, selection_report
+from benchmarks import pool, selection
 from benchmarks.datasets import SHARED_DATA
 from workbench.mvad.detector import MultivariateDetector
 
@@ -79,8 +79,3 @@ def test_a_small_selection_run_writes_its_table_and_verdict(tmp_path):
     results = json.loads((out / "no-analog.json").read_text())
     assert results["default"]["noise"]["clean_flagged"] is not None
     assert "Verdict" in (out / "no-analog.md").read_text()
-
-
-def test_the_readme_quotes_the_stored_selection_results():
-    quoted = selection_report.quoted_block(selection_report.README.read_text())
-    assert quoted == selection_report.stored_block(), "run: python -m benchmarks.selection_report --readme"
