@@ -88,7 +88,7 @@ def _list_outcome(stamps: list):
         index = parse_timestamps(stamps)
     except ValidationError as exc:
         return ("error", exc.code, exc.message, exc.row)
-    except Exception as exc:  # e.g. pandas' OutOfBoundsDatetime: the shortcut must not change that either
+    except (ValueError, OverflowError) as exc:  # e.g. pandas' OutOfBoundsDatetime: kept as it was
         return ("raised", type(exc).__name__, str(exc))
     return ("index", index.asi8.tolist(), str(index.dtype), index.name, index.freq)
 
