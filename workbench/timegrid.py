@@ -7,6 +7,7 @@ One table of steps serves both the v1.1 check that timestamps match ``granularit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from enum import Enum
 from typing import Any
@@ -181,8 +182,12 @@ def not_iso_message(text: Any) -> str:
     return f"{head}; write for example 2021-01-01T00:00:00Z"
 
 
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(ts: pd.Timestamp) -> str:
-    """UTC ISO-8601 with a ``Z``; sub-second digits only when present."""
+    """UTC ISO-8601 with a ``Z``; sub-second digits only when present.
+
+    Remembered for the last few thousand instants: a detect-last answer writes the same first and last
+    timestamps for every variable (``strftime`` is most of its rendering)."""
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if ts.microsecond or ts.nanosecond:
         return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
