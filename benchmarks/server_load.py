@@ -1,7 +1,8 @@
 """Load test of ``workbench serve``: the code before (another checkout) and this code side by side, in one run.
 
     .venv/bin/python -m benchmarks.server_load --before /tmp/before25 [--workers 2] [--before-workers 2]
-        [--requests 2000] [--concurrency 200] [--models 100] [--soak 5000] [--soak-concurrency 500] [--rounds 2] [--out FILE]
+        [--requests 2000] [--concurrency 200] [--models 100] [--soak 5000] [--soak-concurrency 500] [--rounds 2]
+        [--out FILE]
 
 (the checkout before: ``git worktree add --detach /tmp/before25 <commit>``)
 
