@@ -462,7 +462,10 @@ def _markdown(report: dict) -> str:
         + "). Body: " + report["body"] + f", window {report['window']}; calls not retried.",
         "",
         f"Machine: {report['machine_at_start']['cpus']} CPUs; `uptime` at the start: "
-        f"`{report['machine_at_start']['uptime']}`; after the load: `{report['machine_after_load']['uptime']}`.",
+        f"`{report['machine_at_start']['uptime']}`; after the load: `{report['machine_after_load']['uptime']}`."
+        + (" **The machine was shared** (a load average above its CPU count before this run began): calls/s swing "
+           "with the neighbour's load, so read the ratios of one run and the server CPU per answer."
+           if report["machine_at_start"]["load_average"][0] > report["machine_at_start"]["cpus"] else ""),
         "",
         "| scenario | code | calls / in flight | calls/s (200s) | p50 ms | p99 ms | errors | dropped | 429 | "
         "server CPU ms per answer |",
