@@ -1,7 +1,8 @@
 """Load test of ``workbench serve``: the code before (another checkout) and this code side by side, in one run.
 
-    .venv/bin/python -m benchmarks.server_load --before /tmp/before25 [--workers 2] [--requests 2000]
-        [--concurrency 200] [--models 100] [--soak 5000] [--soak-concurrency 500] [--rounds 2] [--out FILE]
+    .venv/bin/python -m benchmarks.server_load --before /tmp/before25 [--workers 2] [--before-workers 2]
+        [--requests 2000] [--concurrency 200] [--models 100] [--soak 5000] [--soak-concurrency 500] [--rounds 2]
+        [--out FILE]
 
 (the checkout before: ``git worktree add --detach /tmp/before25 <commit>``)
 
@@ -352,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, help="a checkout of the code before (git worktree add ...)")
     parser.add_argument("--workers", type=int, default=2, help="server processes for this code (default 2)")
+    parser.add_argument("--before-workers", type=int, default=0,
+                        help="server processes for the code before (default 0: one process, no --workers option, "
+                             "for code that predates it)")
     parser.add_argument("--requests", type=int, default=2000, help="calls per side and scenario (default 2000)")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--models", type=int, default=100)
@@ -376,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, code in sides.items():
             shutil.copytree(work / "home", work / f"home-{name}")
-            options = [] if name == "before" else ["--workers", str(args.workers)]
+            workers = args.workers if name == "after" else args.before_workers
+            options = ["--workers", str(workers)] if workers else []
             servers.append(Server(name, code, work / f"home-{name}", options).start())
         one = {s.name: made["models"][:1] for s in servers}
         fleet = {s.name: made["models"] for s in servers}
@@ -385,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_fire(server.base, made["models"], body, len(made["models"]), 20))
             asyncio.run(_fire(server.base, made["models"][:1], body, 2 * args.concurrency, args.concurrency))
         report = {"command": "python -m benchmarks.server_load " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  "before": str(before), "after_options": f"--workers {args.workers}", "window": WINDOW,
+                  "before": str(before), "after_options": f"--workers {args.workers}",
+                  "before_options": f"--workers {args.before_workers}" if args.before_workers else "",
+                  "window": WINDOW,
                   "body": "data/samples/detect_last_5_3000.json (5 variables x 1,000 points)",
                   "machine_at_start": machine_start}
         print("one model", flush=True)
@@ -450,11 +457,15 @@ def _markdown(report: dict) -> str:
     lines = [
         "# Server load: the code before and this code, side by side",
         "",
-        f"Command: `{report['command']}` (this code with `{report['after_options']}`; the code before has one "
-        "process). Body: " + report["body"] + f", window {report['window']}; calls not retried.",
+        f"Command: `{report['command']}` (this code with `{report['after_options']}`; the code before "
+        + (f"with `{report['before_options']}`" if report.get("before_options") else "in one process")
+        + "). Body: " + report["body"] + f", window {report['window']}; calls not retried.",
         "",
         f"Machine: {report['machine_at_start']['cpus']} CPUs; `uptime` at the start: "
-        f"`{report['machine_at_start']['uptime']}`; after the load: `{report['machine_after_load']['uptime']}`.",
+        f"`{report['machine_at_start']['uptime']}`; after the load: `{report['machine_after_load']['uptime']}`."
+        + (" **The machine was shared** (a load average above its CPU count before this run began): calls/s swing "
+           "with the neighbour's load, so read the ratios of one run and the server CPU per answer."
+           if report["machine_at_start"]["load_average"][0] > report["machine_at_start"]["cpus"] else ""),
         "",
         "| scenario | code | calls / in flight | calls/s (200s) | p50 ms | p99 ms | errors | dropped | 429 | "
         "server CPU ms per answer |",

@@ -141,6 +141,84 @@ def test_detect_last_errors(model):
     assert err.value.code == ErrorCode.INVALID_VALUE
 
 
+def _edited_bodies() -> dict[str, dict]:
+    """The streaming sample as fleets send it and as they should not: shuffled, gapped, misaligned, with
+    repeated or bad timestamps, non-canonical timestamp text, missing values, a variable twice."""
+    sample = json.load(open("data/samples/detect_last_5_3000.json"))
+    rng = np.random.default_rng(5)
+
+    def edited(edit) -> dict:
+        body = json.loads(json.dumps(sample))
+        for j, variable in enumerate(body["variables"]):
+            pairs = edit(j, list(zip(variable["timestamps"], variable["values"])))
+            variable["timestamps"], variable["values"] = [t for t, _ in pairs], [v for _, v in pairs]
+        return body
+
+    bodies = {
+        "as sent": sample,
+        "shuffled": edited(lambda j, p: [p[i] for i in rng.permutation(len(p))]),
+        "one variable reversed": edited(lambda j, p: p[::-1] if j == 1 else p),
+        "gapped in every variable": edited(lambda j, p: p[:300] + p[340:]),
+        "misaligned gaps": edited(lambda j, p: p[:200 + 30 * j] + p[220 + 30 * j:]),
+        "staggered starts": edited(lambda j, p: p[7 * j:]),
+        "missing values": edited(lambda j, p: [(t, None if i % (j + 7) == 3 else v) for i, (t, v) in enumerate(p)]),
+        "offsets and fractions": edited(lambda j, p: [(t.replace("Z", "+00:00" if j % 2 else ".000Z"), v)
+                                                      for t, v in p]),
+        "an offset repeating a timestamp": edited(lambda j, p: [(t.replace("Z", "+01:00") if i == 500 and j == 2
+                                                                 else t, v) for i, (t, v) in enumerate(p)]),
+        "repeated timestamp": edited(lambda j, p: p[:10] + [(p[11][0], p[10][1])] + p[11:] if j == 3 else p),
+        "repeated in every variable": edited(lambda j, p: p[:10] + [(p[11][0], p[10][1])] + p[11:]),
+        "no such day": edited(lambda j, p: [("2021-02-29T00:00:00Z", p[0][1])] + p[1:] if j == 2 else p),
+        "hour 24": edited(lambda j, p: p[:5] + [("2021-01-02T24:00:00Z", p[5][1])] + p[6:] if j == 4 else p),
+        "day first": edited(lambda j, p: p[:5] + [("02/01/2021 10:00", p[5][1])] + p[6:] if j == 0 else p),
+        "blank timestamp": edited(lambda j, p: p[:5] + [("", p[5][1])] + p[6:] if j == 1 else p),
+        "a value that is text": edited(lambda j, p: p[:5] + [(p[5][0], "x")] + p[6:] if j == 1 else p),
+    }
+    twice = json.loads(json.dumps(sample))
+    twice["variables"][4] = twice["variables"][3]
+    bodies["a variable twice"] = twice
+    return bodies
+
+
+def _outcome(client, model_id: str, body: dict) -> dict:
+    """A detect-last answer, or its error."""
+    try:
+        return client.detect_multivariate_last_anomaly(model_id, body)
+    except WorkbenchError as exc:
+        return {"error": exc.to_error()}
+
+
+def test_detect_last_answers_as_the_general_path_does(model, monkeypatch):
+    """The detect-last path (timestamps read by numpy where canonical, variables handed to alignment as arrays)
+    answers every body, valid or not, exactly as pandas' timestamp parsing and per-variable Series do."""
+    from workbench.contracts import LastDetectionRequest
+    from workbench.mvad.inference import detect_last_series
+    from workbench.timegrid import parse_timestamps
+
+    client, model_id = model
+    bodies = _edited_bodies()
+    fast = {name: _outcome(client, model_id, body) for name, body in bodies.items()}
+    monkeypatch.setattr("workbench.timegrid._canonical_utc", lambda values: None)  # pandas reads every list
+    general = {name: _outcome(client, model_id, body) for name, body in bodies.items()}
+    assert json.dumps(fast, sort_keys=True) == json.dumps(general, sort_keys=True)
+    document, detector = client._models.ready(model_id)
+    for name, answer in fast.items():
+        if "error" in answer:
+            continue
+        request = LastDetectionRequest.from_json(bodies[name])
+        series = {v.variable: pd.Series([np.nan if x is None else float(x) for x in v.values],
+                                        index=parse_timestamps(v.timestamps)).sort_index()
+                  for v in request.variables}
+        as_series = detect_last_series(detector, series, document.model_info.align_policy,
+                                       request.top_contributor_count).to_json()
+        assert json.dumps(answer, sort_keys=True) == json.dumps(as_series, sort_keys=True), name
+    errors = {name for name, answer in fast.items() if "error" in answer}
+    assert errors == {"repeated timestamp", "repeated in every variable", "an offset repeating a timestamp",
+                      "no such day", "hour 24", "day first", "blank timestamp", "a value that is text",
+                      "a variable twice"}
+    assert fast["gapped in every variable"]["variableStates"][0]["filledNARatio"] > 0
+
+
 def test_noise_false_positive_rate_and_severity(model):
     client, model_id = model
     result = _batch(client, model_id, startTime="2021-01-02T09:20:00Z")

@@ -82,6 +82,46 @@ def test_the_first_bad_entry_is_named_by_position():
     assert err.value.row == 1 and err.value.column == "timestamp"
 
 
+def _list_outcome(stamps: list):
+    """What ``parse_timestamps`` makes of a v1.1 list: the index (values, dtype, name, freq) or the error."""
+    try:
+        index = parse_timestamps(stamps)
+    except ValidationError as exc:
+        return ("error", exc.code, exc.message, exc.row)
+    except (ValueError, OverflowError) as exc:  # e.g. pandas' OutOfBoundsDatetime: kept as it was
+        return ("raised", type(exc).__name__, str(exc))
+    return ("index", index.asi8.tolist(), str(index.dtype), index.name, index.freq)
+
+
+@pytest.mark.filterwarnings("ignore:Parsing integer or float values")
+def test_the_canonical_shortcut_parses_lists_exactly_as_pandas_does(monkeypatch):
+    """Lists of ``YYYY-MM-DDTHH:MM:SSZ`` take a numpy shortcut; every list, canonical or not, valid or not,
+    gets what the general path (pandas) gives it: the same instants or the same error at the same position."""
+    minutes = [f"2021-01-02T09:{m:02d}:00Z" for m in range(60)]
+    firsts = [f"{y:04d}-{m:02d}-{d:02d}T00:00:00Z" for y in (1899, 1900, 1970, 2000, 2024, 2100, 2199, 2200)
+              for m in (1, 2, 3, 12) for d in (1, 28, 29, 30, 31)]
+    lists = {"minutes": minutes, "shuffled": minutes[30:] + minutes[:30], "one": minutes[:1],
+             "duplicates": minutes + minutes[:3], "edges of the day": ["2021-03-01T23:59:59Z", "2021-03-01T00:00:00Z"]}
+    lists.update({f"date {text}": [text, *minutes] for text in firsts})  # includes no-such-day and outside years
+    for name, bad in {"hour 24": "2021-01-02T24:00:00Z", "minute 60": "2021-01-02T09:60:00Z",
+                      "second 60": "2021-01-02T09:59:60Z", "month 0": "2021-00-02T09:00:00Z",
+                      "month 13": "2021-13-02T09:00:00Z", "day 0": "2021-01-00T09:00:00Z",
+                      "lower z": "2021-01-02T09:00:00z", "no Z": "2021-01-02T09:00:00",
+                      "offset": "2021-01-02T10:00:00+01", "slashes": "2021/01/02T09:00:00Z",
+                      "space": "2021-01-02 09:00:00Z", "padded": " 2021-01-02T09:00:00Z",
+                      "padded to 20": " 2021-01-02T09:00:00", "short second": "2021-01-02T09:00:0Z",
+                      "plus digit": "2021-01-02T+9:00:00Z", "letter": "2021-0x-02T09:00:00Z",
+                      "arabic digit": "2021-0\u0661-02T09:00:00Z", "fraction": "2021-01-02T09:00:00.5Z",
+                      "sign": "-021-01-02T09:00:00Z", "blank": "", "twenty spaces": " " * 20, "none": None,
+                      "number": 1609459200, "date only": "2021-01-02"}.items():
+        lists[name] = minutes[:5] + [bad] + minutes[6:]
+    shortcut = {name: _list_outcome(stamps) for name, stamps in lists.items()}
+    monkeypatch.setattr("workbench.timegrid._canonical_utc", lambda values: None)
+    general = {name: _list_outcome(stamps) for name, stamps in lists.items()}
+    assert shortcut == general
+    assert shortcut["minutes"][0] == "index" and shortcut["hour 24"][0] == "error"  # both kinds were compared
+
+
 # ---------------------------------------------------------------- plots and labels take ISO text too
 
 

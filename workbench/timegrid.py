@@ -7,6 +7,7 @@ One table of steps serves both the v1.1 check that timestamps match ``granularit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from enum import Enum
 from typing import Any
@@ -49,7 +50,10 @@ def parse_timestamps(values: Any) -> pd.DatetimeIndex:
     with its 0-based position as ``row``; callers add the file or variable and turn it into a line.
     """
     if isinstance(values, (list, tuple)):
-        pass  # a v1.1 body's list (the detect-last hot path): pandas refuses numbers with format="ISO8601"
+        # a v1.1 body's list (the detect-last hot path): pandas refuses numbers with format="ISO8601"
+        canonical = _canonical_utc(values)
+        if canonical is not None:
+            return canonical
     elif isinstance(values, pd.DatetimeIndex) or pd.api.types.is_datetime64_any_dtype(getattr(values, "dtype", None)):
         index = pd.DatetimeIndex(values)
         if index.hasnans:
@@ -72,6 +76,55 @@ def parse_timestamps(values: Any) -> pd.DatetimeIndex:
         raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(np.asarray(values, dtype=object)[where]),
                               row=where)
     return parsed.as_unit("ns")
+
+
+_CANONICAL = "YYYY-MM-DDTHH:MM:SSZ"
+_CANONICAL_MARKS = np.array([i for i, c in enumerate(_CANONICAL) if c in "-T:Z"])
+_CANONICAL_MARK_BYTES = np.frombuffer(_CANONICAL.encode(), dtype=np.uint8)[_CANONICAL_MARKS]
+# the digits of year, month, day, hour, minute and second: one product reads all six fields
+_CANONICAL_FIELDS = np.zeros((6, len(_CANONICAL)))
+for _field, (_first, _width) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
+    _CANONICAL_FIELDS[_field, _first:_first + _width] = [10.0 ** k for k in range(_width - 1, -1, -1)]
+_CANONICAL_FIRST_YEAR, _CANONICAL_YEARS = 1900, 300  # years well inside what nanoseconds hold; others: pandas
+_CANONICAL_LOW = np.array([[_CANONICAL_FIRST_YEAR], [1], [1], [0], [0], [0]])
+_CANONICAL_HIGH = np.array([[_CANONICAL_FIRST_YEAR + _CANONICAL_YEARS - 1], [12], [31], [23], [59], [59]])
+# per month of those years: its first day (days since 1970-01-01) and its length in days
+_MONTH_STARTS = np.arange(f"{_CANONICAL_FIRST_YEAR}-01", f"{_CANONICAL_FIRST_YEAR + _CANONICAL_YEARS}-02",
+                          dtype="datetime64[M]").astype("datetime64[D]").astype(np.int64)
+_MONTH_LENGTHS = np.diff(_MONTH_STARTS)
+
+
+def _canonical_utc(values: list | tuple) -> pd.DatetimeIndex | None:
+    """``values`` parsed when every one is ``YYYY-MM-DDTHH:MM:SSZ`` and a real UTC time (what fleets and the
+    SDK send), read as bytes by numpy; ``None`` for anything else, which pandas then reads or refuses.
+
+    A shortcut inside the rule, not a second rule: it accepts only text that pandas reads to the same instant
+    (``tests/test_timestamp_rule.py`` compares the two).
+    """
+    try:
+        raw = "".join(values).encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    width = len(_CANONICAL)
+    if not values or len(raw) != width * len(values):
+        return None
+    text = np.frombuffer(raw, dtype=np.uint8).reshape(len(values), width)
+    if not (text[:, _CANONICAL_MARKS] == _CANONICAL_MARK_BYTES).all():
+        return None
+    digits = text - np.uint8(ord("0"))  # wraps below '0': any non-digit becomes > 9
+    digits[:, _CANONICAL_MARKS] = 0
+    if digits.max() > 9:
+        return None
+    fields = (_CANONICAL_FIELDS @ digits.T).astype(np.int64)  # (6, n); exact: at most 9999
+    if (fields < _CANONICAL_LOW).any() or (fields > _CANONICAL_HIGH).any():
+        return None
+    year, month, day, hour, minute, second = fields
+    months = (year - _CANONICAL_FIRST_YEAR) * 12 + month - 1
+    if (day > _MONTH_LENGTHS[months]).any():
+        return None  # no such day in that month
+    days = _MONTH_STARTS[months] + day - 1
+    seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
+    return pd.DatetimeIndex((seconds * 10**9).view("datetime64[ns]"), tz="UTC")
 
 
 def _check_each(values: Any) -> None:
@@ -129,8 +182,12 @@ def not_iso_message(text: Any) -> str:
     return f"{head}; write for example 2021-01-01T00:00:00Z"
 
 
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(ts: pd.Timestamp) -> str:
-    """UTC ISO-8601 with a ``Z``; sub-second digits only when present."""
+    """UTC ISO-8601 with a ``Z``; sub-second digits only when present.
+
+    Remembered for the last few thousand instants: a detect-last answer writes the same first and last
+    timestamps for every variable (``strftime`` is most of its rendering)."""
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if ts.microsecond or ts.nanosecond:
         return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -25,6 +25,17 @@ from workbench.exceptions import DataError, ErrorCode
 from workbench.timegrid import duration_text, format_timestamp, regular_step
 
 
+@dataclass(frozen=True)
+class Column:
+    """One variable as :func:`align` reads it: sorted, distinct UTC timestamps (int64 ns) and float64 values.
+
+    What a ``pd.Series`` on a UTC index gives alignment, without building one (the detect-last path hands
+    over a body's variables this way)."""
+
+    stamps: np.ndarray
+    values: np.ndarray
+
+
 @dataclass
 class AlignedData:
     """The aligned, gap-free values and the mask of the cells that were really observed."""
@@ -100,12 +111,13 @@ class AlignedData:
         return known[row]
 
 
-def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
-    """Join the variables on their timestamps and fill every gap according to ``policy``."""
+def align(variables: dict[str, pd.Series | Column], policy: AlignPolicy) -> AlignedData:
+    """Join the variables (series on a sorted UTC index, or :class:`Column`) on their timestamps and fill
+    every gap according to ``policy``."""
     if not variables:
         raise DataError(ErrorCode.NO_VARIABLES, "the data source holds no variables")
     names = list(variables)
-    indexes = [variables[n].index.asi8 for n in names]
+    indexes = [_stamps(variables[n]) for n in names]
     stamps = _joined_index(indexes, policy.align_mode)
     if stamps.size == 0:
         raise DataError(
@@ -118,7 +130,7 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
     values = np.full((stamps.size, len(names)), np.nan, order="F")
     placed = None  # the previous variable's (index, rows, kept): a OneTable's variables share their index
     for j, (name, own) in enumerate(zip(names, indexes)):
-        series = variables[name].to_numpy(dtype=np.float64)
+        series = _values(variables[name])
         if own.size == stamps.size and np.array_equal(own, stamps):
             values[:, j] = series
             continue
@@ -136,6 +148,14 @@ def align(variables: dict[str, pd.Series], policy: AlignPolicy) -> AlignedData:
             _fill(values[:, j], observed[:, j], stamps, policy, name)
     index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
     return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed, step, unfilled)
+
+
+def _stamps(variable: pd.Series | Column) -> np.ndarray:
+    return variable.stamps if isinstance(variable, Column) else variable.index.asi8
+
+
+def _values(variable: pd.Series | Column) -> np.ndarray:
+    return variable.values if isinstance(variable, Column) else variable.to_numpy(dtype=np.float64)
 
 
 def _count(timestamps: int) -> str:
@@ -159,7 +179,7 @@ def _on_grid(stamps: np.ndarray, step: int, mode: AlignMode) -> tuple[np.ndarray
 
 def _joined_index(indexes: list[np.ndarray], mode: AlignMode) -> np.ndarray:
     first = indexes[0]
-    if all(ix.size == first.size and np.array_equal(ix, first) for ix in indexes[1:]):
+    if all(ix is first or (ix.size == first.size and np.array_equal(ix, first)) for ix in indexes[1:]):
         return first.copy()
     if mode is AlignMode.INNER:
         joined = first

@@ -114,15 +114,16 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
     scored = detector.score(values)
     keep = slice(first_row - start, None)
     index = history.index[first_row:]
+    index.name = "timestamp"
+    valid = scored.valid[keep]
     frame = pd.DataFrame({
-        "valid": scored.valid[keep],
-        "is_anomaly": scored.is_anomaly[keep] & scored.valid[keep],
-        "severity": np.where(scored.valid[keep], scored.severity[keep], np.nan),
+        "valid": valid,
+        "is_anomaly": scored.is_anomaly[keep] & valid,
+        "severity": np.where(valid, scored.severity[keep], np.nan),
         "score": scored.score[keep],
     }, index=index)
-    frame.index.name = "timestamp"
-    contributions = pd.DataFrame(scored.contributions[keep], index=index, columns=history.columns)
-    contributions[~frame["valid"].to_numpy()] = np.nan
+    shares = np.where(valid[:, None], scored.contributions[keep], np.nan)  # no share where no score
+    contributions = pd.DataFrame(shares, index=index, columns=history.columns, copy=False)
     changed = {}
     offset = first_row - start
     for row in np.flatnonzero(frame["is_anomaly"].to_numpy()):  # contributions from this pass, not a second one
@@ -134,16 +135,17 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
 def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest) -> LastDetectionResult:
     """Score the latest timestamp of a detect-last body, aligned with the model's ``align_policy``.
 
-    Variables usually share one list of timestamps: each distinct list is parsed (and sorted) once.
+    Variables usually share one list of timestamps: each distinct list is parsed (and sorted) once, and the
+    variables go to alignment as arrays (``data.Column``), not as a pandas Series each.
     """
     parsed = _ParsedStamps()
-    variables = {v.variable: _request_series(v, parsed) for v in request.variables}
+    variables = {v.variable: _request_column(v, parsed) for v in request.variables}
     if len(variables) != len(request.variables):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "a variable appears twice in 'variables'")
     return detect_last_series(detector, variables, align_policy, request.top_contributor_count)
 
 
-def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: AlignPolicy,
+def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], align_policy: AlignPolicy,
                        top_k: int) -> LastDetectionResult:
     """Score the latest timestamp of per-variable series (the whole history feeds the drift check)."""
     check_variables(list(detector.variables_), list(variables))
@@ -155,36 +157,48 @@ def detect_last_series(detector, variables: dict[str, pd.Series], align_policy: 
 
 
 class _ParsedStamps:
-    """The timestamp lists of one request already parsed: ``(list, index, order or None, duplicated)``."""
+    """The timestamp lists of one request already parsed: ``(list, index, sorted ns, order or None, duplicated)``;
+    variables that share a list share its sorted stamps (one array)."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[list, pd.DatetimeIndex, np.ndarray | None, bool]] = []
+        self.seen: list[tuple[list, pd.DatetimeIndex, np.ndarray, np.ndarray | None, bool]] = []
 
-    def get(self, item) -> tuple[pd.DatetimeIndex, np.ndarray | None, bool]:
+    def get(self, item) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray | None, bool]:
         stamps = item.timestamps
-        for known, index, order, duplicated in self.seen:
+        for known, *parsed in self.seen:
             if known is stamps or (len(known) == len(stamps) and known == stamps):
-                return index, order, duplicated
+                return tuple(parsed)
         try:
             index = parse_timestamps(stamps)
         except ValidationError as bad:
             raise ValidationError(bad.code, f"variable '{item.variable}', timestamp at index {bad.row}: "
                                             f"{bad.message}") from None
-        duplicated = index.has_duplicates
-        order = None if index.is_monotonic_increasing else np.argsort(index.asi8, kind="stable")
-        self.seen.append((stamps, index, order, duplicated))
-        return index, order, duplicated
+        ns = index.asi8
+        if len(ns) < 2 or (ns[1:] > ns[:-1]).all():  # strictly increasing: sorted, no repeat (what fleets send)
+            order, duplicated = None, False
+        else:
+            duplicated = index.has_duplicates
+            order = None if index.is_monotonic_increasing else np.argsort(ns, kind="stable")
+        ordered = ns if order is None else ns[order]
+        self.seen.append((stamps, index, ordered, order, duplicated))
+        return index, ordered, order, duplicated
 
 
-def _request_series(item, parsed: _ParsedStamps | None = None) -> pd.Series:
-    index, order, duplicated = (parsed or _ParsedStamps()).get(item)
+def _request_column(item, parsed: _ParsedStamps | None = None) -> data.Column:
+    """A variable of the body on its sorted timestamps; bad timestamps, then bad values, then repeats refused."""
+    index, ordered, order, duplicated = (parsed or _ParsedStamps()).get(item)
     values = _request_values(item)
     if duplicated:
         raise ValidationError(ErrorCode.DUPLICATE_TIMESTAMP,
                               f"variable '{item.variable}' repeats timestamp {index[index.duplicated()][0].isoformat()}")
-    if order is not None:
-        values, index = values[order], index[order]
-    return pd.Series(values, index=index, name=item.variable)  # parse_timestamps gives ns
+    return data.Column(ordered, values if order is None else values[order])
+
+
+def _request_series(item, parsed: _ParsedStamps | None = None) -> pd.Series:
+    """:func:`_request_column` as a pandas Series (parse_timestamps gives ns)."""
+    column = _request_column(item, parsed)
+    index = pd.DatetimeIndex(column.stamps.view("datetime64[ns]"), tz="UTC")
+    return pd.Series(column.values, index=index, name=item.variable)
 
 
 def _request_values(item) -> np.ndarray:
