@@ -211,12 +211,42 @@ class WideDriftCap(FlagRule):
         return _capped_drift(self, scores)
 
 
-def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
+def _capped_drift(rule: FlagRule, scores: np.ndarray, top_share: float = 0.0, cap_factor: float | None = None) -> float:
+    """The drift raise capped at ``cap_factor`` (default ``rule.drift_cap``) x the call's median, or at the score
+    its top ``top_share`` of rows reach where that is higher."""
     s = scores[np.isfinite(scores)]
     if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or rule.drift_factor * np.median(s) <= rule.threshold_:
         return float(rule.threshold_)
+    cap = (rule.drift_cap if cap_factor is None else cap_factor) * float(np.median(s))
+    if top_share > 0:
+        cap = max(cap, float(np.quantile(s, 1.0 - top_share)))
     return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread),
-               max(float(rule.threshold_), rule.drift_cap * float(np.median(s))))
+               max(float(rule.threshold_), cap))
+
+
+class TopShareDriftCap(FlagRule):
+    """The drift raise capped at the higher of ``drift_cap`` x the call's median and the score reached by the
+    call's top ``top_share`` of rows: a drifted call whose own tail lies far above its median (SMD's drifted
+    machines, Daphnet) flags about ``top_share`` of its rows from the threshold rather than every row over 3x
+    its median, while anomalies scoring between the two (GutenTAG's random walks) stay above it.
+    ``risk``: calibrate the model's threshold by POT instead (see ``PeaksOverThreshold``)."""
+
+    def __init__(self, top_share: float = 0.05, drift_cap: float | None = None, risk: float | None = None,
+                 level: float = 0.98, **params) -> None:
+        super().__init__(**params)
+        self.top_share = top_share
+        self.drift_cap = drift_cap
+        self.risk = risk
+        self.level = level
+
+    def _calibrate(self, scores: np.ndarray) -> float:
+        if self.risk is None:
+            return super()._calibrate(scores)
+        return pot_threshold(scores[np.isfinite(scores)], self.risk, self.level)
+
+    def threshold_for(self, scores: np.ndarray) -> float:
+        cap_factor = self.drift_factor if self.drift_cap is None else self.drift_cap
+        return _capped_drift(self, scores, self.top_share, cap_factor)
 
 
 class DriftedWideCap(FlagRule):

@@ -169,6 +169,7 @@ def _edited_bodies() -> dict[str, dict]:
         "repeated timestamp": edited(lambda j, p: p[:10] + [(p[11][0], p[10][1])] + p[11:] if j == 3 else p),
         "repeated in every variable": edited(lambda j, p: p[:10] + [(p[11][0], p[10][1])] + p[11:]),
         "no such day": edited(lambda j, p: [("2021-02-29T00:00:00Z", p[0][1])] + p[1:] if j == 2 else p),
+        "beyond the year 2261": edited(lambda j, p: p[:5] + [("2300-01-02T00:00:00Z", p[5][1])] + p[6:] if j == 2 else p),
         "hour 24": edited(lambda j, p: p[:5] + [("2021-01-02T24:00:00Z", p[5][1])] + p[6:] if j == 4 else p),
         "day first": edited(lambda j, p: p[:5] + [("02/01/2021 10:00", p[5][1])] + p[6:] if j == 0 else p),
         "blank timestamp": edited(lambda j, p: p[:5] + [("", p[5][1])] + p[6:] if j == 1 else p),
@@ -214,9 +215,10 @@ def test_detect_last_answers_as_the_general_path_does(model, monkeypatch):
         assert json.dumps(answer, sort_keys=True) == json.dumps(as_series, sort_keys=True), name
     errors = {name for name, answer in fast.items() if "error" in answer}
     assert errors == {"repeated timestamp", "repeated in every variable", "an offset repeating a timestamp",
-                      "no such day", "hour 24", "day first", "blank timestamp", "a value that is text",
+                      "no such day", "beyond the year 2261", "hour 24", "day first", "blank timestamp", "a value that is text",
                       "a variable twice"}
     assert fast["gapped in every variable"]["variableStates"][0]["filledNARatio"] > 0
+    assert fast["beyond the year 2261"]["error"]["code"] == "InvalidTimestampFormat"
 
 
 def test_noise_false_positive_rate_and_severity(model):

@@ -59,7 +59,7 @@ def parse_timestamps(values: Any) -> pd.DatetimeIndex:
         if index.hasnans:
             raise _no_timestamp(int(np.flatnonzero(index.isna())[0]))
         index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-        return index.as_unit("ns")
+        return _in_nanoseconds(index, index)
     else:
         values = values if isinstance(values, (pd.Index, pd.Series, np.ndarray)) else np.asarray(values)
         if values.dtype.kind != "U" and pd.api.types.infer_dtype(values, skipna=False) not in (
@@ -75,7 +75,20 @@ def parse_timestamps(values: Any) -> pd.DatetimeIndex:
         where = 0 if parsed is None else int(np.flatnonzero(parsed.isna())[0])
         raise ValidationError(ErrorCode.INVALID_TIMESTAMP, not_iso_message(np.asarray(values, dtype=object)[where]),
                               row=where)
-    return parsed.as_unit("ns")
+    return _in_nanoseconds(parsed, values)
+
+
+def _in_nanoseconds(index: pd.DatetimeIndex, values: Any) -> pd.DatetimeIndex:
+    """``index`` in nanoseconds; a time outside what they hold (about the years 1677-2262) is refused by its
+    position, as any other bad timestamp, rather than raised from deep inside pandas."""
+    outside = (index < pd.Timestamp.min.tz_localize("UTC")) | (index > pd.Timestamp.max.tz_localize("UTC"))
+    if outside.any():
+        where = int(np.flatnonzero(outside)[0])
+        raise ValidationError(ErrorCode.INVALID_TIMESTAMP,
+                              f"'{np.asarray(values, dtype=object)[where]}' lies outside the years "
+                              f"{pd.Timestamp.min.year + 1}-{pd.Timestamp.max.year - 1} that timestamps can hold",
+                              row=where)
+    return index.as_unit("ns")
 
 
 _CANONICAL = "YYYY-MM-DDTHH:MM:SSZ"
