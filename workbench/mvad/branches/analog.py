@@ -43,7 +43,7 @@ NEIGHBOURS = 5
 LEAST_SKILL = 0.5  # 1 - the analogs' squared error / persistence's, on held-out rows
 CANDIDATE_SKILL = 0.25  # ... measured first with every variable in the contexts, to choose whose contexts count
 NOVELTY_QUANTILE = 0.99
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 1024  # rows searched at a time: their distances to the references (4 MB) stay in the cache
 MAX_HELD_OUT = 8192  # held-out rows the skill and the usual distance are measured on
 SPAN_ROWS = 65_536  # contexts of far-apart rows are taken a stretch of this many rows at a time
 
@@ -78,7 +78,8 @@ class Analogs:
 
 
 class _Index:
-    """The searched arrays of an ``Analogs`` as torch tensors (they never change once the references are made)."""
+    """The searched arrays of an ``Analogs`` as torch tensors, with its variables and layout (they never change
+    once the references are made; ``usual`` is measured after its first searches, so it is read where used)."""
 
     def __init__(self, analogs: Analogs) -> None:
         self.mean = torch.from_numpy(analogs.mean)
@@ -88,6 +89,8 @@ class _Index:
         self.norms = (references ** 2).sum(dim=1)
         self.targets = torch.from_numpy(analogs.targets)
         self.neighbours = min(NEIGHBOURS, len(references))
+        self.kept = np.flatnonzero(analogs.keep)
+        self.shape = tuple(int(v) for v in analogs.layout)
 
 
 def layout(span: int) -> tuple[int, int, int]:
@@ -195,9 +198,9 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
         partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
         nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
         prediction = index.targets[which].mean(dim=1).numpy()
-        distance = (nearest.min(dim=1).values + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
+        distance = (nearest.amin(dim=1) + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
-        prediction += analogs.anchor[0] * _newest(context, int(analogs.layout[1]))
+        prediction += analogs.anchor[0] * _newest(context, index.shape[1])
     return prediction, np.maximum(distance, 0.0)
 
 
@@ -205,12 +208,12 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Squared analog errors ``(len(rows), V)`` of the consecutive ``rows`` of ``z`` (0 for variables that
     do not take part), divided by the novelty of each row's context."""
     out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
-    kept = np.flatnonzero(analogs.keep)
-    shape = tuple(int(v) for v in analogs.layout)
+    index = analogs.index
+    kept = index.kept
     usual = float(analogs.usual[0])
     for lo in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[lo:lo + CHUNK_ROWS]
-        predicted, distance = _nearest(analogs, contexts(z, chunk, shape, kept))
+        predicted, distance = _nearest(analogs, contexts(z, chunk, index.shape, kept))
         novelty = np.maximum(1.0, distance / usual)
         out[lo:lo + len(chunk), kept] = (z[chunk[0]:chunk[-1] + 1, kept] - predicted) ** 2 / novelty[:, None]
     return out
