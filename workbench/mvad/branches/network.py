@@ -27,6 +27,7 @@ from workbench.mvad.params import check
 
 NETWORK_INPUT_FLOATS = 1 << 22  # 16 MB of float32 inputs per call on the CPU (see ``_call_rows``)
 CALL_ROWS = 1024  # rows per scoring call: their windows (5 MB for 38 variables) stay in the cache
+SMALL_CALL_ROWS = 64  # up to this many rows (detect-last) skip oneDNN's GELU (``_gelu``)
 
 
 @dataclass(frozen=True)
@@ -294,10 +295,12 @@ def _mlp(x: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> to
 
 
 def _gelu(x: torch.Tensor) -> torch.Tensor:
-    """The exact GELU by torch's own kernel: given a contiguous float32 tensor, the CPU's ``gelu`` calls
-    oneDNN, whose fixed cost per call (some microseconds) is most of the time a few rows take; a transposed
-    view goes to torch's kernel, as fast for the rows of a batch.  Same function, float32 rounding apart."""
-    return torch.nn.functional.gelu(x.T).T
+    """The exact GELU.  Given a contiguous float32 tensor the CPU's ``gelu`` calls oneDNN, fast on a batch
+    but with a fixed cost per call (several microseconds) that is most of what a few rows take; a transposed
+    view of a few rows goes to torch's own kernel instead.  Same function, float32 rounding apart."""
+    if len(x) <= SMALL_CALL_ROWS:
+        return torch.nn.functional.gelu(x.T).T
+    return torch.nn.functional.gelu(x)
 
 
 def _call_rows(series: torch.Tensor, context: int) -> int:
