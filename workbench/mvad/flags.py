@@ -17,6 +17,7 @@ The detector, the fleet report and every study use this object; the evidence for
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from workbench.mvad.params import Parameters, check
 SEVERITY_AT_THRESHOLD = 0.3
 MIN_LOG_SPREAD = 0.1
 DRIFT_MIN_ROWS = 100
+FEW_ROWS = 16  # a call scoring at most this many rows (detect-last) is flagged row by row, in Python floats
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,30 @@ class FlagRule(Parameters):
         grade = np.zeros(len(score))
         first = int(np.argmax(valid)) if len(valid) else 0
         rows = slice(first, None) if valid[first:].all() else slice(None)  # a row without a score ends events
+        if len(score) - first <= FEW_ROWS and rows.start is not None:
+            _flag_few(score.tolist(), first, threshold, release, is_anomaly, grade)
+            return Flags(is_anomaly, grade, threshold, release)
         is_anomaly[rows] = valid[rows] & flag_events(score[rows], threshold, release)
         grade[rows] = severity(score[rows], threshold, is_anomaly[rows])
         return Flags(is_anomaly, grade, threshold, release)
+
+
+def _flag_few(score: list[float], first: int, threshold: float, release: float, is_anomaly: np.ndarray,
+              grade: np.ndarray) -> None:
+    """:func:`flag_events` and :func:`severity` of the valid rows ``first..`` of a few scores, one by one (the
+    same arithmetic without the numpy calls that most of a detect-last call's flagging took)."""
+    on = False
+    for row in range(first, len(score)):
+        s = score[row]
+        if not math.isfinite(s) or (s < threshold and s < release):
+            on = False
+        elif s >= threshold:
+            on = True
+        if on:
+            is_anomaly[row] = True
+            value = 1.0 - (1.0 - SEVERITY_AT_THRESHOLD) * threshold / s if s >= threshold else \
+                SEVERITY_AT_THRESHOLD * s / threshold
+            grade[row] = min(max(value, 0.0), 1.0)
 
 
 def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantile: float) -> float:
@@ -120,9 +143,11 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, t
     Where held-out scores are tight (a threshold under ``drift_factor`` x their median) the raise also acts
     on undrifted data, as a second, batch-level tail (``benchmarks/results/flag_study.md``).
     """
+    if drift_factor <= 0 or len(scores) < DRIFT_MIN_ROWS:  # fewer finite ones still
+        return float(threshold)
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
-    if drift_factor <= 0 or len(s) < DRIFT_MIN_ROWS:
+    if len(s) < DRIFT_MIN_ROWS:
         return float(threshold)
     median = _median(s)
     if drift_factor * median <= threshold:

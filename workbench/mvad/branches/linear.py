@@ -55,7 +55,7 @@ class LinearBranch(Branch):
         first = int(targets[0])  # consecutive rows
         out = [residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch).cpu().numpy()
                for lo in range(0, len(targets), CHUNK_ROWS)]
-        return np.concatenate(out)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
         return self._residuals(rows, targets) / self.scale_ ** 2
