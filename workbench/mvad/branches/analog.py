@@ -26,6 +26,7 @@ agree exactly.  Evidence: ``benchmarks/results/daily_proxy.md``, ``benchmarks/re
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -114,8 +115,17 @@ def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], colum
     gap, bins, width = shape
     first = int(rows[0]) - reach(shape) + 1
     means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1, columns], width).astype(np.float32)
-    ends = rows[:, None] - gap - (bins - 1 - np.arange(bins))[None, :] * width  # (n, bins) last row of a block
-    return means[ends - width + 1 - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
+    starts = rows[:, None] - (_block_ends(shape) + width - 1)  # (n, bins) first row of each block
+    return means[starts - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
+
+
+@functools.lru_cache(maxsize=64)
+def _block_ends(shape: tuple[int, int, int]) -> np.ndarray:
+    """``(bins,)``: how many rows before a row each block of its context ends, oldest first."""
+    gap, bins, width = shape
+    ends = gap + (bins - 1 - np.arange(bins)) * width
+    ends.flags.writeable = False  # shared by every call
+    return ends
 
 
 def fit(z: np.ndarray, cut: int, span: int, seed: int, anchor: float = 0.0) -> Analogs | None:

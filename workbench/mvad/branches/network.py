@@ -279,7 +279,9 @@ class _Scorer:
             out.sub_(current).mul_(out)
             out = recon[start - lo:stop - lo]
             torch.sub(_mlp(current, self.autoencoder), current, out=out).mul_(out)
-        return forecast.cpu().numpy(), recon.cpu().numpy()
+        if forecast.device.type != "cpu":
+            forecast, recon = forecast.cpu(), recon.cpu()
+        return forecast.numpy(), recon.numpy()
 
 
 def _layer(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
