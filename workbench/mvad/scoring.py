@@ -59,7 +59,8 @@ def indicator_steps(values: np.ndarray) -> np.ndarray:
 
 def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Scaled float32 values, clipped at +-``CLIP``."""
-    z = (np.asarray(values, dtype=np.float64) - center) / scale
+    z = np.subtract(values, center, dtype=np.float64)
+    np.divide(z, scale, out=z)
     np.maximum(z, -CLIP, out=z)  # np.clip, without its Python wrapper
     return np.minimum(z, CLIP, out=z).astype(np.float32)
 

@@ -207,7 +207,8 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
         centred = torch.from_numpy(context) - index.mean
         partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
         nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
-        prediction = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1).mean(dim=1).numpy()
+        neighbours = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1)
+        prediction = neighbours.sum(dim=1).div_(which.shape[1]).numpy()  # the mean as torch takes it on the CPU
         distance = (nearest.amin(dim=1) + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
         prediction += analogs.anchor[0] * _newest(context, index.shape[1])

@@ -53,7 +53,7 @@ class LinearBranch(Branch):
             self._torch = (torch.from_numpy(self.mean_).to(rows.device),
                            torch.from_numpy(self.components_).to(rows.device))
         first = int(targets[0])  # consecutive rows
-        out = [residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch).cpu().numpy()
+        out = [_to_numpy(residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch))
                for lo in range(0, len(targets), CHUNK_ROWS)]
         return out[0] if len(out) == 1 else np.concatenate(out)
 
@@ -88,6 +88,10 @@ def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.nd
     constant = np.setdiff1d(np.arange(n_vars), varied)
     components[constant, k + np.arange(len(constant))] = 1.0
     return mean.astype(np.float32), np.ascontiguousarray(components).astype(np.float32)
+
+
+def _to_numpy(x: torch.Tensor) -> np.ndarray:
+    return (x if x.device.type == "cpu" else x.cpu()).numpy()
 
 
 def residuals(rows: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:

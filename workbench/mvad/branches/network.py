@@ -199,7 +199,10 @@ class NetworkBranch(Branch):
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
         forecast, reconstruction = self._raw_errors(rows, targets)
-        return 0.5 * (forecast / self.forecast_scale_ ** 2 + reconstruction / self.reconstruction_scale_ ** 2)
+        forecast /= self.forecast_scale_ ** 2
+        forecast += reconstruction / self.reconstruction_scale_ ** 2
+        forecast *= 0.5
+        return forecast
 
     # ------------------------------------------------------------------ state
 
