@@ -257,7 +257,9 @@ class AnalogBranch(Branch):
         return self.analogs_ is not None
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
-        return errors(self.analogs_, rows.values, targets) / self.scale_ ** 2
+        out = errors(self.analogs_, rows.values, targets)
+        out /= self.scale_ ** 2
+        return out
 
     def state(self):
         if self.analogs_ is None:

@@ -58,7 +58,9 @@ class LinearBranch(Branch):
         return out[0] if len(out) == 1 else np.concatenate(out)
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
-        return self._residuals(rows, targets) / self.scale_ ** 2
+        out = self._residuals(rows, targets)
+        out /= self.scale_ ** 2
+        return out
 
 
 def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
