@@ -115,17 +115,17 @@ def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], colum
     gap, bins, width = shape
     first = int(rows[0]) - reach(shape) + 1
     means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1, columns], width).astype(np.float32)
-    starts = rows[:, None] - (_block_ends(shape) + width - 1)  # (n, bins) first row of each block
-    return means[starts - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
+    starts = rows[:, None] - (_block_starts(shape) + first)  # (n, bins): each block's first row, less ``first``
+    return means[starts].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
 
 
 @functools.lru_cache(maxsize=64)
-def _block_ends(shape: tuple[int, int, int]) -> np.ndarray:
-    """``(bins,)``: how many rows before a row each block of its context ends, oldest first."""
+def _block_starts(shape: tuple[int, int, int]) -> np.ndarray:
+    """``(bins,)``: how many rows before a row each block of its context starts, oldest first."""
     gap, bins, width = shape
-    ends = gap + (bins - 1 - np.arange(bins)) * width
-    ends.flags.writeable = False  # shared by every call
-    return ends
+    starts = gap + (bins - 1 - np.arange(bins)) * width + width - 1
+    starts.flags.writeable = False  # shared by every call
+    return starts
 
 
 def fit(z: np.ndarray, cut: int, span: int, seed: int, anchor: float = 0.0) -> Analogs | None:

@@ -264,8 +264,10 @@ class _Scorer:
         self.forecaster = [_layer(m) for m in linears]
         self.autoencoder = [_layer(m) for m in model.autoencoder if isinstance(m, nn.Linear)]
 
-    @torch.inference_mode()
     def errors(self, series: torch.Tensor, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if not torch.is_inference_mode_enabled():  # fitting; the detector's scoring calls are in it already
+            with torch.inference_mode():
+                return self.errors(series, lo, hi)
         n_vars = series.shape[1]
         series = series.contiguous()
         forecast = torch.empty((hi - lo, n_vars), dtype=series.dtype, device=series.device)
