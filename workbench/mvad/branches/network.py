@@ -270,8 +270,7 @@ class _Scorer:
                 return self.errors(series, lo, hi)
         n_vars = series.shape[1]
         series = series.contiguous()
-        forecast = torch.empty((hi - lo, n_vars), dtype=series.dtype, device=series.device)
-        recon = torch.empty_like(forecast)
+        forecast, recon = torch.empty((2, hi - lo, n_vars), dtype=series.dtype, device=series.device).unbind()
         width = self.context * n_vars
         for start in range(lo, hi, CALL_ROWS):
             stop = min(start + CALL_ROWS, hi)
