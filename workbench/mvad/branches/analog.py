@@ -208,7 +208,8 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
         partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
         nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
         neighbours = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1)
-        prediction = neighbours.sum(dim=1).div_(which.shape[1]).numpy()  # the mean as torch takes it on the CPU
+        prediction = neighbours.sum(dim=1).numpy()
+        prediction /= which.shape[1]  # the mean as torch's CPU mean takes it (a sum, divided), without its wrappers
         distance = (nearest.amin(dim=1) + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
         prediction += analogs.anchor[0] * _newest(context, index.shape[1])

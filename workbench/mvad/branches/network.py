@@ -304,7 +304,7 @@ def _gelu(x: torch.Tensor) -> torch.Tensor:
     """The exact GELU.  Given a contiguous float32 tensor the CPU's ``gelu`` calls oneDNN, fast on a batch
     but with a fixed cost per call (several microseconds) that is most of what a few rows take; a transposed
     view of a few rows goes to torch's own kernel instead.  Same function, float32 rounding apart."""
-    if len(x) <= SMALL_CALL_ROWS:
+    if x.shape[0] <= SMALL_CALL_ROWS:  # not len(x): a Python-level method of Tensor
         return torch.nn.functional.gelu(x.T).T
     return torch.nn.functional.gelu(x)
 
