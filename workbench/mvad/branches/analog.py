@@ -202,15 +202,17 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Prediction ``(n, K)`` of the variables that take part and the squared distance ``(n,)`` of each context
     to its nearest reference.  The prediction is the nearest references' rows, with ``anchor`` of it moved by
     how far this context's newest block lies from theirs."""
+    if not torch.is_inference_mode_enabled():  # fitting; the detector's scoring calls are in it already
+        with torch.inference_mode():
+            return _nearest(analogs, context)
     index = analogs.index
-    with torch.inference_mode():
-        centred = torch.from_numpy(context) - index.mean
-        partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
-        nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
-        neighbours = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1)
-        prediction = neighbours.sum(dim=1).numpy()
-        prediction /= which.shape[1]  # the mean as torch's CPU mean takes it (a sum, divided), without its wrappers
-        distance = (nearest.amin(dim=1) + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
+    centred = torch.from_numpy(context) - index.mean
+    partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
+    nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
+    neighbours = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1)
+    prediction = neighbours.sum(dim=1).numpy()
+    prediction /= which.shape[1]  # the mean as torch's CPU mean takes it (a sum, divided), without its wrappers
+    distance = (nearest.amin(dim=1) + centred.pow(2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
         prediction += analogs.anchor[0] * _newest(context, index.shape[1])
     return prediction, np.maximum(distance, 0.0)

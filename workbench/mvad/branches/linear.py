@@ -99,4 +99,4 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
 def residuals(rows: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
     """Squared residuals per variable, ``(batch, V)``, of ``rows`` rebuilt from their projection."""
     centred = rows - mean
-    return (centred - (centred @ components) @ components.T) ** 2
+    return (centred - (centred @ components) @ components.T).pow(2)  # Tensor.__pow__ is a Python-level wrapper
