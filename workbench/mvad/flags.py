@@ -91,7 +91,7 @@ class FlagRule(Parameters):
         release = release_level(threshold, scored, self.release)
         is_anomaly = np.zeros(len(score), dtype=bool)
         grade = np.zeros(len(score))
-        first = int(np.argmax(valid)) if len(valid) else 0
+        first = int(valid.argmax()) if len(valid) else 0
         rows = slice(first, None) if valid[first:].all() else slice(None)  # a row without a score ends events
         if len(score) - first <= FEW_ROWS and rows.start is not None:
             _flag_few(score.tolist(), first, threshold, release, is_anomaly, grade)

@@ -101,11 +101,14 @@ def aggregate(errors: np.ndarray, top: int) -> np.ndarray:
     """Row score: the mean of the ``top`` largest variable errors."""
     if top >= errors.shape[1]:
         return errors.sum(axis=1) / errors.shape[1]  # the mean, without np.mean's Python wrapper
-    return np.partition(errors, errors.shape[1] - top, axis=1)[:, -top:].sum(axis=1) / top
+    largest = errors.copy()
+    largest.partition(errors.shape[1] - top, axis=1)  # np.partition, without its Python wrapper
+    return largest[:, -top:].sum(axis=1) / top
 
 
 def contributions(errors: np.ndarray) -> np.ndarray:
     """Each row's errors as shares summing to 1 (uniform where all are 0)."""
     total = errors.sum(axis=1, keepdims=True)
-    uniform = np.full_like(errors, 1.0 / errors.shape[1])
+    uniform = np.empty_like(errors)
+    uniform.fill(1.0 / errors.shape[1])
     return np.divide(errors, total, out=uniform, where=total > 0)
