@@ -349,6 +349,7 @@ def test_a_few_rows_are_flagged_as_the_rule_flags_many():
         score[10:] = rng.choice([0.2, 0.5, 0.7, 1.0, 1.3, 3.0, np.nan], size=n_valid) * rng.uniform(0.9, 1.1)
         valid = np.arange(len(score)) >= 10
         few = rule.apply(score, valid)
+        assert few.release == flags.release_level(1.0, score[10:], 0.5)
         events = flags.flag_events(score[10:], 1.0, few.release)
         assert few.is_anomaly[:10].sum() == 0 and (few.is_anomaly[10:] == events).all(), trial
         np.testing.assert_array_equal(few.severity[10:], flags.severity(score[10:], 1.0, events))

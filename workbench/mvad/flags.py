@@ -88,26 +88,31 @@ class FlagRule(Parameters):
         """Flags of one call's rows (``valid``: rows with a score, usually all but the first window)."""
         scored = score[valid]
         threshold = self.threshold_for(scored)
-        release = release_level(threshold, scored, self.release)
         is_anomaly = np.zeros(len(score), dtype=bool)
         grade = np.zeros(len(score))
         first = int(valid.argmax()) if len(valid) else 0
         rows = slice(first, None) if valid[first:].all() else slice(None)  # a row without a score ends events
         if len(score) - first <= FEW_ROWS and rows.start is not None:
-            _flag_few(score.tolist(), first, threshold, release, is_anomaly, grade)
+            release = _flag_few(scored.tolist(), first, threshold, self.release, is_anomaly, grade)
             return Flags(is_anomaly, grade, threshold, release)
+        release = release_level(threshold, scored, self.release)
         is_anomaly[rows] = valid[rows] & flag_events(score[rows], threshold, release)
         grade[rows] = severity(score[rows], threshold, is_anomaly[rows])
         return Flags(is_anomaly, grade, threshold, release)
 
 
-def _flag_few(score: list[float], first: int, threshold: float, release: float, is_anomaly: np.ndarray,
-              grade: np.ndarray) -> None:
-    """:func:`flag_events` and :func:`severity` of the valid rows ``first..`` of a few scores, one by one (the
-    same arithmetic without the numpy calls that most of a detect-last call's flagging took)."""
+def _flag_few(scored: list[float], first: int, threshold: float, share: float, is_anomaly: np.ndarray,
+              grade: np.ndarray) -> float:
+    """:func:`release_level`, then :func:`flag_events` and :func:`severity` of the few ``scored`` rows (the
+    rows from ``first`` on), one by one: the same arithmetic without the numpy calls that most of a
+    detect-last call's flagging took.  Returns the release level."""
+    finite = sorted(s for s in scored if math.isfinite(s))
+    mid = len(finite) // 2
+    release = share * threshold
+    if finite:
+        release = max(release, finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2.0)
     on = False
-    for row in range(first, len(score)):
-        s = score[row]
+    for row, s in enumerate(scored, start=first):
         if not math.isfinite(s) or (s < threshold and s < release):
             on = False
         elif s >= threshold:
@@ -117,6 +122,7 @@ def _flag_few(score: list[float], first: int, threshold: float, release: float, 
             value = 1.0 - (1.0 - SEVERITY_AT_THRESHOLD) * threshold / s if s >= threshold else \
                 SEVERITY_AT_THRESHOLD * s / threshold
             grade[row] = min(max(value, 0.0), 1.0)
+    return float(release)
 
 
 def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantile: float) -> float:
