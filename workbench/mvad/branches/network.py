@@ -187,7 +187,7 @@ class NetworkBranch(Branch):
     def _raw_errors(self, rows: Rows, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Squared forecast and reconstruction errors of the consecutive ``targets`` rows, each ``(len, V)``.
 
-        The network as trained, without its module calls and window copies (``_Scorer``); it agrees with the
+        The network as trained, without its module calls (``_Scorer``); it agrees with the
         trained module to float32 rounding (tests).
         """
         lo, hi = int(targets[0]), int(targets[-1]) + 1
