@@ -337,6 +337,25 @@ def test_an_event_starts_at_the_threshold_and_goes_on_while_the_score_stays_abov
     assert flags.release_level(1.0, np.full(200, 0.8), 0.5) == 0.8          # drifted data: not below their median
 
 
+def test_a_few_rows_are_flagged_as_the_rule_flags_many():
+    """A detect-last call (a window, then a few scored rows) takes a row-by-row path: same flags, same severity
+    as the vectorised rule on the same rows, with events running into the last row and rows without a score."""
+    rng = np.random.default_rng(3)
+    rule = FlagRule(release=0.5)
+    rule.threshold_ = 1.0
+    for trial in range(300):
+        n_valid = int(rng.integers(1, flags.FEW_ROWS + 1))
+        score = np.full(10 + n_valid, np.nan)
+        score[10:] = rng.choice([0.2, 0.5, 0.7, 1.0, 1.3, 3.0, np.nan], size=n_valid) * rng.uniform(0.9, 1.1)
+        valid = np.arange(len(score)) >= 10
+        few = rule.apply(score, valid)
+        assert few.release == flags.release_level(1.0, score[10:], 0.5)
+        events = flags.flag_events(score[10:], 1.0, few.release)
+        assert few.is_anomaly[:10].sum() == 0 and (few.is_anomaly[10:] == events).all(), trial
+        np.testing.assert_array_equal(few.severity[10:], flags.severity(score[10:], 1.0, events))
+        assert few.threshold == 1.0
+
+
 def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_events(detector):
     test = correlated(600, 8)
     test[300:360, 3] += 0.1 + 0.1 * (1 + np.sin(2 * np.pi * np.arange(60) / 20))   # a weak, pulsing fault

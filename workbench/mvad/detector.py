@@ -358,9 +358,11 @@ class MultivariateDetector(Parameters):
         """Run a call with the thread count of :func:`workbench.runtime.threads`: ``num_threads`` when set,
         else one thread per step of work that needs it (one for models of the default size), within the CPUs
         this process may use; torch's setting is restored afterwards."""
-        branches = self.branches_ if branches is None else branches
-        n_vars = n_vars or len(getattr(self, "variables_", ())) or MAX_VARIABLES
-        work = max(branch.step_work(n_vars) for branch in branches)
+        work = None
+        if self.num_threads is None:  # sized by the work only when not set
+            branches = self.branches_ if branches is None else branches
+            n_vars = n_vars or len(getattr(self, "variables_", ())) or MAX_VARIABLES
+            work = max(branch.step_work(n_vars) for branch in branches)
         with runtime.threads(self.num_threads, work):
             yield
 

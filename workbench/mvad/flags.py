@@ -17,6 +17,7 @@ The detector, the fleet report and every study use this object; the evidence for
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from workbench.mvad.params import Parameters, check
 SEVERITY_AT_THRESHOLD = 0.3
 MIN_LOG_SPREAD = 0.1
 DRIFT_MIN_ROWS = 100
+FEW_ROWS = 16  # a call scoring at most this many rows (detect-last) is flagged row by row, in Python floats
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,41 @@ class FlagRule(Parameters):
         """Flags of one call's rows (``valid``: rows with a score, usually all but the first window)."""
         scored = score[valid]
         threshold = self.threshold_for(scored)
-        release = release_level(threshold, scored, self.release)
         is_anomaly = np.zeros(len(score), dtype=bool)
         grade = np.zeros(len(score))
-        first = int(np.argmax(valid)) if len(valid) else 0
+        first = int(valid.argmax()) if len(valid) else 0
         rows = slice(first, None) if valid[first:].all() else slice(None)  # a row without a score ends events
+        if len(score) - first <= FEW_ROWS and rows.start is not None:
+            release = _flag_few(scored.tolist(), first, threshold, self.release, is_anomaly, grade)
+            return Flags(is_anomaly, grade, threshold, release)
+        release = release_level(threshold, scored, self.release)
         is_anomaly[rows] = valid[rows] & flag_events(score[rows], threshold, release)
         grade[rows] = severity(score[rows], threshold, is_anomaly[rows])
         return Flags(is_anomaly, grade, threshold, release)
+
+
+def _flag_few(scored: list[float], first: int, threshold: float, share: float, is_anomaly: np.ndarray,
+              grade: np.ndarray) -> float:
+    """:func:`release_level`, then :func:`flag_events` and :func:`severity` of the few ``scored`` rows (the
+    rows from ``first`` on), one by one: the same arithmetic without the numpy calls that most of a
+    detect-last call's flagging took.  Returns the release level."""
+    finite = sorted(s for s in scored if math.isfinite(s))
+    mid = len(finite) // 2
+    release = share * threshold
+    if finite:
+        release = max(release, finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2.0)
+    on = False
+    for row, s in enumerate(scored, start=first):
+        if not math.isfinite(s) or (s < threshold and s < release):
+            on = False
+        elif s >= threshold:
+            on = True
+        if on:
+            is_anomaly[row] = True
+            value = 1.0 - (1.0 - SEVERITY_AT_THRESHOLD) * threshold / s if s >= threshold else \
+                SEVERITY_AT_THRESHOLD * s / threshold
+            grade[row] = min(max(value, 0.0), 1.0)
+    return float(release)
 
 
 def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantile: float) -> float:
@@ -120,9 +149,11 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, t
     Where held-out scores are tight (a threshold under ``drift_factor`` x their median) the raise also acts
     on undrifted data, as a second, batch-level tail (``benchmarks/results/flag_study.md``).
     """
+    if drift_factor <= 0 or len(scores) < DRIFT_MIN_ROWS:  # fewer finite ones still
+        return float(threshold)
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
-    if drift_factor <= 0 or len(s) < DRIFT_MIN_ROWS:
+    if len(s) < DRIFT_MIN_ROWS:
         return float(threshold)
     median = _median(s)
     if drift_factor * median <= threshold:

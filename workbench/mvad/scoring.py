@@ -59,8 +59,10 @@ def indicator_steps(values: np.ndarray) -> np.ndarray:
 
 def normalize(values: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Scaled float32 values, clipped at +-``CLIP``."""
-    z = (np.asarray(values, dtype=np.float64) - center) / scale
-    return np.clip(z, -CLIP, CLIP).astype(np.float32)
+    z = np.subtract(values, center, dtype=np.float64)
+    np.divide(z, scale, out=z)
+    np.maximum(z, -CLIP, out=z)  # np.clip, without its Python wrapper
+    return np.minimum(z, CLIP, out=z).astype(np.float32)
 
 
 def error_scale(squared_errors: np.ndarray, floor: float | np.ndarray = ERROR_FLOOR) -> np.ndarray:
@@ -98,12 +100,15 @@ def top_count(n_variables: int, top_fraction: float) -> int:
 def aggregate(errors: np.ndarray, top: int) -> np.ndarray:
     """Row score: the mean of the ``top`` largest variable errors."""
     if top >= errors.shape[1]:
-        return errors.mean(axis=1)
-    return np.partition(errors, errors.shape[1] - top, axis=1)[:, -top:].mean(axis=1)
+        return errors.sum(axis=1) / errors.shape[1]  # the mean, without np.mean's Python wrapper
+    largest = errors.copy()
+    largest.partition(errors.shape[1] - top, axis=1)  # np.partition, without its Python wrapper
+    return largest[:, -top:].sum(axis=1) / top
 
 
 def contributions(errors: np.ndarray) -> np.ndarray:
     """Each row's errors as shares summing to 1 (uniform where all are 0)."""
     total = errors.sum(axis=1, keepdims=True)
-    uniform = np.full_like(errors, 1.0 / errors.shape[1])
+    uniform = np.empty_like(errors)
+    uniform.fill(1.0 / errors.shape[1])
     return np.divide(errors, total, out=uniform, where=total > 0)

@@ -26,6 +26,7 @@ agree exactly.  Evidence: ``benchmarks/results/daily_proxy.md``, ``benchmarks/re
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,7 +44,7 @@ NEIGHBOURS = 5
 LEAST_SKILL = 0.5  # 1 - the analogs' squared error / persistence's, on held-out rows
 CANDIDATE_SKILL = 0.25  # ... measured first with every variable in the contexts, to choose whose contexts count
 NOVELTY_QUANTILE = 0.99
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 1024  # rows searched at a time: their distances to the references (4 MB) stay in the cache
 MAX_HELD_OUT = 8192  # held-out rows the skill and the usual distance are measured on
 SPAN_ROWS = 65_536  # contexts of far-apart rows are taken a stretch of this many rows at a time
 
@@ -78,7 +79,8 @@ class Analogs:
 
 
 class _Index:
-    """The searched arrays of an ``Analogs`` as torch tensors (they never change once the references are made)."""
+    """The searched arrays of an ``Analogs`` as torch tensors, with its variables and layout (they never change
+    once the references are made; ``usual`` is measured after its first searches, so it is read where used)."""
 
     def __init__(self, analogs: Analogs) -> None:
         self.mean = torch.from_numpy(analogs.mean)
@@ -88,6 +90,8 @@ class _Index:
         self.norms = (references ** 2).sum(dim=1)
         self.targets = torch.from_numpy(analogs.targets)
         self.neighbours = min(NEIGHBOURS, len(references))
+        self.kept = np.flatnonzero(analogs.keep)
+        self.shape = tuple(int(v) for v in analogs.layout)
 
 
 def layout(span: int) -> tuple[int, int, int]:
@@ -111,8 +115,17 @@ def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], colum
     gap, bins, width = shape
     first = int(rows[0]) - reach(shape) + 1
     means = scoring.trailing_mean(z[first:int(rows[-1]) - gap + 1, columns], width).astype(np.float32)
-    ends = rows[:, None] - gap - (bins - 1 - np.arange(bins))[None, :] * width  # (n, bins) last row of a block
-    return means[ends - width + 1 - first].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
+    starts = rows[:, None] - (_block_starts(shape) + first)  # (n, bins): each block's first row, less ``first``
+    return means[starts].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
+
+
+@functools.lru_cache(maxsize=64)
+def _block_starts(shape: tuple[int, int, int]) -> np.ndarray:
+    """``(bins,)``: how many rows before a row each block of its context starts, oldest first."""
+    gap, bins, width = shape
+    starts = gap + (bins - 1 - np.arange(bins)) * width + width - 1
+    starts.flags.writeable = False  # shared by every call
+    return starts
 
 
 def fit(z: np.ndarray, cut: int, span: int, seed: int, anchor: float = 0.0) -> Analogs | None:
@@ -189,15 +202,19 @@ def _nearest(analogs: Analogs, context: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Prediction ``(n, K)`` of the variables that take part and the squared distance ``(n,)`` of each context
     to its nearest reference.  The prediction is the nearest references' rows, with ``anchor`` of it moved by
     how far this context's newest block lies from theirs."""
+    if not torch.is_inference_mode_enabled():  # fitting; the detector's scoring calls are in it already
+        with torch.inference_mode():
+            return _nearest(analogs, context)
     index = analogs.index
-    with torch.inference_mode():
-        centred = torch.from_numpy(context) - index.mean
-        partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
-        nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
-        prediction = index.targets[which].mean(dim=1).numpy()
-        distance = (nearest.min(dim=1).values + (centred ** 2).sum(dim=1)).numpy()  # in the components and outside
+    centred = torch.from_numpy(context) - index.mean
+    partial = torch.addmm(index.norms, centred @ index.basis, index.references_t, alpha=-2.0)
+    nearest, which = torch.topk(partial, index.neighbours, dim=1, largest=False, sorted=False)
+    neighbours = index.targets.index_select(0, which.view(-1)).view(*which.shape, -1)
+    prediction = neighbours.sum(dim=1).numpy()
+    prediction /= which.shape[1]  # the mean as torch's CPU mean takes it (a sum, divided), without its wrappers
+    distance = (nearest.amin(dim=1) + centred.pow(2).sum(dim=1)).numpy()  # in the components and outside
     if analogs.anchor[0]:
-        prediction += analogs.anchor[0] * _newest(context, int(analogs.layout[1]))
+        prediction += analogs.anchor[0] * _newest(context, index.shape[1])
     return prediction, np.maximum(distance, 0.0)
 
 
@@ -205,12 +222,12 @@ def errors(analogs: Analogs, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Squared analog errors ``(len(rows), V)`` of the consecutive ``rows`` of ``z`` (0 for variables that
     do not take part), divided by the novelty of each row's context."""
     out = np.zeros((len(rows), z.shape[1]), dtype=np.float32)
-    kept = np.flatnonzero(analogs.keep)
-    shape = tuple(int(v) for v in analogs.layout)
+    index = analogs.index
+    kept = index.kept
     usual = float(analogs.usual[0])
     for lo in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[lo:lo + CHUNK_ROWS]
-        predicted, distance = _nearest(analogs, contexts(z, chunk, shape, kept))
+        predicted, distance = _nearest(analogs, contexts(z, chunk, index.shape, kept))
         novelty = np.maximum(1.0, distance / usual)
         out[lo:lo + len(chunk), kept] = (z[chunk[0]:chunk[-1] + 1, kept] - predicted) ** 2 / novelty[:, None]
     return out
@@ -243,7 +260,9 @@ class AnalogBranch(Branch):
         return self.analogs_ is not None
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
-        return errors(self.analogs_, rows.values, targets) / self.scale_ ** 2
+        out = errors(self.analogs_, rows.values, targets)
+        out /= self.scale_ ** 2
+        return out
 
     def state(self):
         if self.analogs_ is None:

@@ -53,12 +53,14 @@ class LinearBranch(Branch):
             self._torch = (torch.from_numpy(self.mean_).to(rows.device),
                            torch.from_numpy(self.components_).to(rows.device))
         first = int(targets[0])  # consecutive rows
-        out = [residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch).cpu().numpy()
+        out = [_to_numpy(residuals(rows.tensor[first + lo:first + min(lo + CHUNK_ROWS, len(targets))], *self._torch))
                for lo in range(0, len(targets), CHUNK_ROWS)]
-        return np.concatenate(out)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
-        return self._residuals(rows, targets) / self.scale_ ** 2
+        out = self._residuals(rows, targets)
+        out /= self.scale_ ** 2
+        return out
 
 
 def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +92,11 @@ def fit_components(rows: np.ndarray, variance: float) -> tuple[np.ndarray, np.nd
     return mean.astype(np.float32), np.ascontiguousarray(components).astype(np.float32)
 
 
+def _to_numpy(x: torch.Tensor) -> np.ndarray:
+    return (x if x.device.type == "cpu" else x.cpu()).numpy()
+
+
 def residuals(rows: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
     """Squared residuals per variable, ``(batch, V)``, of ``rows`` rebuilt from their projection."""
     centred = rows - mean
-    return (centred - (centred @ components) @ components.T) ** 2
+    return (centred - (centred @ components) @ components.T).pow(2)  # Tensor.__pow__ is a Python-level wrapper

@@ -26,8 +26,8 @@ from workbench.mvad.branches.base import Branch, Fitting, Rows, register
 from workbench.mvad.params import check
 
 NETWORK_INPUT_FLOATS = 1 << 22  # 16 MB of float32 inputs per call on the CPU (see ``_call_rows``)
-SMALL_CALL_ROWS = 64  # up to this many rows take their windows as a view rather than by convolution
-CONVOLVED_ROWS = 16_384  # rows per convolved network call
+CALL_ROWS = 1024  # rows per scoring call: their windows (5 MB for 38 variables) stay in the cache
+SMALL_CALL_ROWS = 64  # up to this many rows (detect-last) skip oneDNN's GELU (``_gelu``)
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ class NetworkBranch(Branch):
     def _raw_errors(self, rows: Rows, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Squared forecast and reconstruction errors of the consecutive ``targets`` rows, each ``(len, V)``.
 
-        The network as trained, without its module calls and window copies (``_Scorer``); it agrees with the
+        The network as trained, without its module calls (``_Scorer``); it agrees with the
         trained module to float32 rounding (tests).
         """
         lo, hi = int(targets[0]), int(targets[-1]) + 1
@@ -199,7 +199,10 @@ class NetworkBranch(Branch):
 
     def errors(self, rows: Rows, targets: np.ndarray) -> np.ndarray:
         forecast, reconstruction = self._raw_errors(rows, targets)
-        return 0.5 * (forecast / self.forecast_scale_ ** 2 + reconstruction / self.reconstruction_scale_ ** 2)
+        forecast /= self.forecast_scale_ ** 2
+        forecast += reconstruction / self.reconstruction_scale_ ** 2
+        forecast *= 0.5
+        return forecast
 
     # ------------------------------------------------------------------ state
 
@@ -249,43 +252,61 @@ def _module_errors(model: nn.Module, series: torch.Tensor, targets: np.ndarray) 
 
 class _Scorer:
     """The trained module's forward pass for consecutive rows, functional (no module calls) with the
-    weights read once.  The forecaster's first layer is a weighted sum of the ``context`` rows before each
-    row: for many rows it runs as a convolution over the series, which copies no row's window; a few rows
-    (detect-last) take their windows as a view."""
+    weights read once, transposed as the matrix products take them.  The forecaster's first layer reads
+    each row's ``context`` rows before it, which lie one after another in the series: ``CALL_ROWS`` rows
+    at a time they are copied out as one matrix and multiplied in one product (for many rows a general
+    matrix product runs faster than the same sum as a convolution, and a few rows -- detect-last -- take
+    the same path)."""
 
     def __init__(self, model: JointForecastReconstruction) -> None:
         linears = [m for m in model.forecaster if isinstance(m, nn.Linear)]
         self.context = model.context
-        first = linears[0]
-        self.first = (first.weight.detach(), first.bias.detach())
-        self.kernel = first.weight.detach().view(first.out_features, self.context, -1).permute(0, 2, 1).contiguous()
-        self.forecaster = [(m.weight.detach(), m.bias.detach()) for m in linears[1:]]
-        self.autoencoder = [(m.weight.detach(), m.bias.detach()) for m in model.autoencoder
-                            if isinstance(m, nn.Linear)]
+        self.forecaster = [_layer(m) for m in linears]
+        self.autoencoder = [_layer(m) for m in model.autoencoder if isinstance(m, nn.Linear)]
 
-    @torch.inference_mode()
     def errors(self, series: torch.Tensor, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        forecast, recon = [], []
-        for start in range(lo, hi, CONVOLVED_ROWS):
-            stop = min(start + CONVOLVED_ROWS, hi)
-            past = series[start - self.context:stop - 1]   # the rows that feed rows start..stop - 1
-            if stop - start <= SMALL_CALL_ROWS:
-                windows = past.unfold(0, self.context, 1).transpose(1, 2).reshape(stop - start, -1)
-                hidden = torch.nn.functional.linear(windows, *self.first)
-            else:
-                hidden = torch.nn.functional.conv1d(past.T.unsqueeze(0), self.kernel, self.first[1])[0].T
+        if not torch.is_inference_mode_enabled():  # fitting; the detector's scoring calls are in it already
+            with torch.inference_mode():
+                return self.errors(series, lo, hi)
+        n_vars = series.shape[1]
+        series = series.contiguous()
+        forecast, recon = torch.empty((2, hi - lo, n_vars), dtype=series.dtype, device=series.device).unbind()
+        width = self.context * n_vars
+        for start in range(lo, hi, CALL_ROWS):
+            stop = min(start + CALL_ROWS, hi)
+            # row t's window, rows t - context .. t - 1 flattened, starts at element (t - context) * V
+            windows = series.as_strided((stop - start, width), (n_vars, 1),
+                                        series.storage_offset() + (start - self.context) * n_vars)
             current = series[start:stop]
-            change = _mlp(torch.nn.functional.gelu(hidden), self.forecaster)
-            forecast.append(((series[start - 1:stop - 1] + change - current) ** 2).cpu().numpy())
-            recon.append(((_mlp(current, self.autoencoder) - current) ** 2).cpu().numpy())
-        return np.concatenate(forecast), np.concatenate(recon)
+            out = forecast[start - lo:stop - lo]
+            torch.add(series[start - 1:stop - 1], _mlp(windows, self.forecaster), out=out)
+            out.sub_(current).mul_(out)
+            out = recon[start - lo:stop - lo]
+            torch.sub(_mlp(current, self.autoencoder), current, out=out).mul_(out)
+        if forecast.device.type != "cpu":
+            forecast, recon = forecast.cpu(), recon.cpu()
+        return forecast.numpy(), recon.numpy()
+
+
+def _layer(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(bias, weight transposed)`` of a trained layer, as ``torch.addmm`` takes them."""
+    return linear.bias.detach(), linear.weight.detach().T.contiguous()
 
 
 def _mlp(x: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """Linear layers with (exact) GELUs between them, as ``nn.Sequential(Linear, GELU, ..., Linear)``."""
-    for weight, bias in layers[:-1]:
-        x = torch.nn.functional.gelu(torch.nn.functional.linear(x, weight, bias))
-    return torch.nn.functional.linear(x, *layers[-1])
+    for bias, weight in layers[:-1]:
+        x = _gelu(torch.addmm(bias, x, weight))
+    return torch.addmm(layers[-1][0], x, layers[-1][1])
+
+
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    """The exact GELU.  Given a contiguous float32 tensor the CPU's ``gelu`` calls oneDNN, fast on a batch
+    but with a fixed cost per call (several microseconds) that is most of what a few rows take; a transposed
+    view of a few rows goes to torch's own kernel instead.  Same function, float32 rounding apart."""
+    if x.shape[0] <= SMALL_CALL_ROWS:  # not len(x): a Python-level method of Tensor
+        return torch.nn.functional.gelu(x.T).T
+    return torch.nn.functional.gelu(x)
 
 
 def _call_rows(series: torch.Tensor, context: int) -> int:
