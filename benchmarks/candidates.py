@@ -51,6 +51,13 @@ NAMED: dict[str, dict] = {
 POT = "benchmarks.candidates:PeaksOverThreshold"
 RULES: dict[str, dict] = {
     "default": {},
+    "drift raise capped at 3x the median alone (the rule before)": {"drift_top_share": 0.0},
+    "drift raise up to the top 0.1%": {"drift_top_share": 0.001},
+    "drift raise up to the top 0.2%": {"drift_top_share": 0.002},
+    "drift raise up to the top 1%": {"drift_top_share": 0.01},
+    "drift raise up to the top 2%": {"drift_top_share": 0.02},
+    "drift raise up to the top 5%": {"drift_top_share": 0.05},
+    "drift raise up to the top 10%": {"drift_top_share": 0.1},
     "crossings only": {"release": 1.0},
     "no drift raise": {"drift_factor": 0.0},
     "no q99.9 cap": {"tail_quantile": 1.0},
@@ -211,42 +218,14 @@ class WideDriftCap(FlagRule):
         return _capped_drift(self, scores)
 
 
-def _capped_drift(rule: FlagRule, scores: np.ndarray, top_share: float = 0.0, cap_factor: float | None = None) -> float:
-    """The drift raise capped at ``cap_factor`` (default ``rule.drift_cap``) x the call's median, or at the score
-    its top ``top_share`` of rows reach where that is higher."""
+def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
+    """The drift raise capped at ``rule.drift_cap`` x the call's median (and not by the top share)."""
     s = scores[np.isfinite(scores)]
     if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or rule.drift_factor * np.median(s) <= rule.threshold_:
         return float(rule.threshold_)
-    cap = (rule.drift_cap if cap_factor is None else cap_factor) * float(np.median(s))
-    if top_share > 0:
-        cap = max(cap, float(np.quantile(s, 1.0 - top_share)))
+    cap = rule.drift_cap * float(np.median(s))
     return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread),
                max(float(rule.threshold_), cap))
-
-
-class TopShareDriftCap(FlagRule):
-    """The drift raise capped at the higher of ``drift_cap`` x the call's median and the score reached by the
-    call's top ``top_share`` of rows: a drifted call whose own tail lies far above its median (SMD's drifted
-    machines, Daphnet) flags about ``top_share`` of its rows from the threshold rather than every row over 3x
-    its median, while anomalies scoring between the two (GutenTAG's random walks) stay above it.
-    ``risk``: calibrate the model's threshold by POT instead (see ``PeaksOverThreshold``)."""
-
-    def __init__(self, top_share: float = 0.05, drift_cap: float | None = None, risk: float | None = None,
-                 level: float = 0.98, **params) -> None:
-        super().__init__(**params)
-        self.top_share = top_share
-        self.drift_cap = drift_cap
-        self.risk = risk
-        self.level = level
-
-    def _calibrate(self, scores: np.ndarray) -> float:
-        if self.risk is None:
-            return super()._calibrate(scores)
-        return pot_threshold(scores[np.isfinite(scores)], self.risk, self.level)
-
-    def threshold_for(self, scores: np.ndarray) -> float:
-        cap_factor = self.drift_factor if self.drift_cap is None else self.drift_cap
-        return _capped_drift(self, scores, self.top_share, cap_factor)
 
 
 class DriftedWideCap(FlagRule):

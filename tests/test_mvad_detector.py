@@ -223,7 +223,9 @@ def test_threshold_follows_data_that_drifted_as_a_whole():
     rule.threshold_ = 10.0
     assert rule.threshold_for(normal) == 10.0                       # no drift: the training threshold
     drifted = 50.0 * normal                                         # every row 50x its training level
-    assert rule.threshold_for(drifted) == pytest.approx(3 * np.median(drifted))
+    raised = rule.threshold_for(drifted)                           # the rows standing out of the new level:
+    assert raised > 3 * np.median(drifted) and (drifted >= raised).mean() <= rule.drift_top_share  # its top 0.5%
+    assert rule.set_params(drift_top_share=0).threshold_for(drifted) == pytest.approx(3 * np.median(drifted))
     assert rule.set_params(drift_factor=0).threshold_for(drifted) == 10.0
     assert rule.set_params(drift_factor=3.0).threshold_for(drifted[:50]) == 10.0   # too few rows to judge drift
 
@@ -359,15 +361,22 @@ def test_a_few_rows_are_flagged_as_the_rule_flags_many():
 def test_a_fault_whose_score_swings_around_the_threshold_is_flagged_as_few_long_events(detector):
     test = correlated(600, 8)
     test[300:360, 3] += 0.1 + 0.1 * (1 + np.sin(2 * np.pi * np.arange(60) / 20))   # a weak, pulsing fault
-    r = detector.score(test)
+    scored = detector.score(test)
+    assert scored.is_anomaly[300:365].sum() >= 20 and not scored.is_anomaly[:295].any()
+    # the events at the call's 3 x median tail (the top-share cap off: a fault of 10% of the rows lifts the
+    # call's top 0.5%, and with it the threshold, to the fault's peaks), where the crossings fragment most
+    rule = FlagRule(drift_top_share=0.0)
+    rule.threshold_ = detector.threshold_
+    r = rule.apply(scored.score, scored.valid)
     assert r.release == pytest.approx(0.5 * r.threshold)    # no drift
+    score = scored.score
 
     def fragments(flags):
         return int(np.sum(np.diff(np.r_[0, flags.astype(int)]) == 1))
-    crossings, events = (r.score >= r.threshold)[295:380], r.is_anomaly[295:380]
+    crossings, events = (score >= r.threshold)[295:380], r.is_anomaly[295:380]
     assert fragments(events) < fragments(crossings) and events.sum() >= crossings.sum() + 5
-    carried = r.is_anomaly & (r.score < r.threshold)
-    assert carried.any() and (r.score[carried] >= r.release).all()
+    carried = r.is_anomaly & (score < r.threshold)
+    assert carried.any() and (score[carried] >= r.release).all()
     assert ((r.severity[carried] > 0) & (r.severity[carried] < flags.SEVERITY_AT_THRESHOLD)).all()
     assert r.is_anomaly[np.flatnonzero(carried) - 1].all()  # every such row continues a flagged one
 

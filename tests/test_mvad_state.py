@@ -2,7 +2,7 @@
 
 ``tests/data/states/vN`` were written by the code of each version (``make_states.py`` there says how): the
 network alone (1), with the linear branch (2), with the analog branch (3), with its anchor (4, and 4 with
-``analog_anchor=0.5``).  Each must give the scores, contributions, flags and severities that code gave.
+``analog_anchor=0.5``), composed branches and one flag rule (5; before the rule's ``drift_top_share``).  Each must give the scores, contributions, flags and severities that code gave.
 """
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from safetensors.numpy import load_file
 
 from workbench.exceptions import ErrorCode, ValidationError
 from workbench.mvad.detector import MultivariateDetector
+from workbench.mvad.flags import FlagRule
 
 STATES = Path(__file__).parent / "data" / "states"
 KINDS = {"v1": ["network"], "v2": ["network", "linear"], "v3": ["network", "linear", "analog"],
-         "v4": ["network", "linear", "analog"], "v4-anchor": ["network", "linear", "analog"]}
+         "v4": ["network", "linear", "analog"], "v4-anchor": ["network", "linear", "analog"],
+         "v5": ["network", "linear", "analog"]}
 
 
 def load(name: str) -> tuple[MultivariateDetector, dict]:
@@ -38,17 +40,23 @@ def test_a_saved_state_of_every_version_scores_as_saved(name):
         np.testing.assert_array_equal(result.is_anomaly, expected["is_anomaly"])
         np.testing.assert_allclose(result.severity, expected["severity"], rtol=1e-5)
         assert result.threshold == pytest.approx(float(expected["threshold"]), rel=1e-6)
-    assert detector.train_losses_ == meta["trainLosses"] and detector.best_epoch_ == meta["bestEpoch"]
+    facts = meta["branches"][0] if "branches" in meta else meta  # the network's facts (version 5 on: per branch)
+    assert detector.train_losses_ == facts["trainLosses"] and detector.best_epoch_ == facts["bestEpoch"]
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_an_upgraded_state_saves_as_today_and_loads_again_unchanged(name):
     detector, _ = load(name)
     tensors, meta = detector.get_state()
-    assert meta["stateVersion"] == 5
+    assert meta["stateVersion"] == 6
     again = MultivariateDetector.from_state(tensors, json.loads(json.dumps(meta)))
     with np.load(STATES / name / "expected.npz") as expected:
         np.testing.assert_array_equal(again.score(expected["test"]).score, detector.score(expected["test"]).score)
+
+
+def test_states_saved_before_the_top_share_cap_keep_the_drift_raise_they_were_saved_with():
+    assert load("v5")[0].flag_rule_.drift_top_share == 0.0
+    assert MultivariateDetector().flag_rule is None and FlagRule().drift_top_share > 0  # new models: the cap
 
 
 def test_a_state_of_an_unknown_version_or_with_a_retired_study_option_is_refused():

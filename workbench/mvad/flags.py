@@ -51,23 +51,29 @@ class FlagRule(Parameters):
     * ``drift_factor`` -- a call's rows drifted when this many times their median score exceeds the model's
       threshold; the threshold is then their own log-normal tail (``drift_tail_spread`` spreads measured
       below their median, so a fault lasting up to half the rows does not widen it), at most this many
-      times their median, never below the model's threshold (0 turns the raise off);
+      times their median, never below the model's threshold (0 turns the raise off) ...
+    * ``drift_top_share`` -- ... or at most the score the call's top ``drift_top_share`` of rows reach, where
+      that is higher: a drifted call whose own tail lies far above its median (a machine whose load moved)
+      is flagged on its few standing-out rows, not on every row over a few times its median (0: the median
+      cap alone; ``benchmarks/results/selection/rules.md``);
     * ``release`` -- an event goes on while the score stays at or above this share of the threshold (and at
       or above the median score of the rows scored, so it does not run on through drifted data).
     """
 
     def __init__(self, threshold_spread: float = 5.0, tail_quantile: float = 0.999, drift_factor: float = 3.0,
-                 drift_tail_spread: float = 3.0, release: float = 0.5) -> None:
+                 drift_tail_spread: float = 3.0, drift_top_share: float = 0.005, release: float = 0.5) -> None:
         self.threshold_spread = threshold_spread
         self.tail_quantile = tail_quantile
         self.drift_factor = drift_factor
         self.drift_tail_spread = drift_tail_spread
+        self.drift_top_share = drift_top_share
         self.release = release
 
     def check_params(self) -> None:
         check([(self.threshold_spread > 0 and self.drift_tail_spread > 0, "the flag rule's spreads must be > 0"),
                (0.0 < self.tail_quantile <= 1.0, "tail_quantile must lie in (0, 1]"),
                (self.drift_factor >= 0, "drift_factor must be >= 0"),
+               (0.0 <= self.drift_top_share < 1.0, "drift_top_share must lie in [0, 1)"),
                (0.0 < self.release <= 1.0, "release must lie in (0, 1]")])
 
     def fit(self, held_out_scores: np.ndarray) -> "FlagRule":
@@ -82,7 +88,8 @@ class FlagRule(Parameters):
 
     def threshold_for(self, scores: np.ndarray) -> float:
         """The threshold for one call's valid ``scores``: the model's, or the drifted rows' own tail."""
-        return drift_threshold(self.threshold_, scores, self.drift_factor, self.drift_tail_spread)
+        return drift_threshold(self.threshold_, scores, self.drift_factor, self.drift_tail_spread,
+                               self.drift_top_share)
 
     def apply(self, score: np.ndarray, valid: np.ndarray) -> Flags:
         """Flags of one call's rows (``valid``: rows with a score, usually all but the first window)."""
@@ -141,10 +148,11 @@ def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantil
     return threshold
 
 
-def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, tail_spread: float) -> float:
+def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, tail_spread: float,
+                    top_share: float = 0.0) -> float:
     """``threshold``, or for at least ``DRIFT_MIN_ROWS`` scores whose median times ``drift_factor`` exceeds it,
     their median log score plus ``tail_spread`` spreads measured below it, at most ``drift_factor`` x their
-    median and never below ``threshold``.
+    median or the score their top ``top_share`` reach (where higher), and never below ``threshold``.
 
     Where held-out scores are tight (a threshold under ``drift_factor`` x their median) the raise also acts
     on undrifted data, as a second, batch-level tail (``benchmarks/results/flag_study.md``).
@@ -162,7 +170,10 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, t
     log_median = float(np.median(logs))
     lower_spread = (log_median - float(np.quantile(logs, 0.25))) / 0.6745  # a normal's IQR / 2 in sigmas
     own_tail = float(np.exp(log_median + tail_spread * lower_spread))
-    return float(max(threshold, min(drift_factor * median, own_tail)))
+    cap = drift_factor * median
+    if top_share > 0:
+        cap = max(cap, float(np.quantile(s, 1.0 - top_share)))
+    return float(max(threshold, min(cap, own_tail)))
 
 
 def release_level(threshold: float, scores: np.ndarray, release: float) -> float:

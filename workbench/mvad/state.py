@@ -1,4 +1,4 @@
-"""Saved detector states of every version, read into today's layout (version 5: composed branches).
+"""Saved detector states of every version, read into today's layout (version 6: composed branches).
 
 Versions 1-4 kept one flat list of parameters and tensor names of their own:
 
@@ -7,7 +7,10 @@ Versions 1-4 kept one flat list of parameters and tensor names of their own:
 3. with the analog branch where it took part (``analog.*``, ``analog_scale``; ``analog_weight``);
 4. with the analog anchor (``analog.anchor``).
 
-:func:`upgrade` turns any of them into version 5 -- ``params`` with the branch and flag-rule specs, one
+Version 5 composed branches and one flag rule; version 6 added the flag rule's ``drift_top_share`` (states
+saved before it keep the drift raise they were saved with: 0).
+
+:func:`upgrade` turns any of them into version 6 -- ``params`` with the branch and flag-rule specs, one
 ``branches`` entry of facts per branch, tensors named ``<kind>.<key>`` -- so that each scores as it was
 saved (tests: ``tests/test_mvad_state.py``, with states written by the code of each version).
 """
@@ -19,22 +22,26 @@ import numpy as np
 
 from workbench.exceptions import ErrorCode, ValidationError
 
-STATE_VERSION = 5
+STATE_VERSION = 6
 DETECTOR_KEYS = ("sliding_window", "epochs", "seed", "validation_fraction", "device", "num_threads", "smoothing",
                  "top_fraction", "chunk_rows")
 NETWORK_KEYS = ("context", "hidden", "latent", "batch_size", "learning_rate", "max_windows_per_epoch",
                 "max_validation_windows")
 FLAG_KEYS = ("threshold_spread", "tail_quantile", "drift_factor")
+BEFORE_TOP_SHARE = {"drift_top_share": 0.0}  # the flag rule of states saved before version 6
 # options that earlier versions had and the product no longer has: a state may carry them at these values only
 RETIRED = {"long_bins": 0, "context_stride": 1, "horizon": 1}
 SHARED_TENSORS = ("center", "scale", "correlation_median", "correlation_spread")
 
 
 def upgrade(tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """``(tensors, meta)`` of any saved version, in version 5's layout."""
+    """``(tensors, meta)`` of any saved version, in version 6's layout."""
     version = meta.get("stateVersion")
     if version == STATE_VERSION:
         return tensors, meta
+    if version == 5:
+        params = {**meta["params"], "flag_rule": {**BEFORE_TOP_SHARE, **meta["params"]["flag_rule"]}}
+        return tensors, {**meta, "stateVersion": STATE_VERSION, "params": params}
     if version not in (1, 2, 3, 4):
         raise ValidationError(ErrorCode.INVALID_MODEL_ARCHIVE, f"unsupported detector state version {version!r}")
     flat = dict(meta["params"])
@@ -65,7 +72,7 @@ def upgrade(tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> tuple[dict[
         out["analog.scale"] = tensors["analog_scale"]
     params = {k: flat[k] for k in DETECTOR_KEYS if k in flat}
     params["branches"] = branches
-    params["flag_rule"] = {k: flat[k] for k in FLAG_KEYS if k in flat}
+    params["flag_rule"] = {**BEFORE_TOP_SHARE, **{k: flat[k] for k in FLAG_KEYS if k in flat}}
     return out, {"stateVersion": STATE_VERSION, "params": params, "variables": meta["variables"],
                  "threshold": meta["threshold"], "branches": facts}
 

@@ -4,6 +4,8 @@ Run it with the checkout whose state version it should write first on the path, 
 
     git worktree add /tmp/v2 7c76aed^
     PYTHONPATH=/tmp/v2 .venv/bin/python tests/data/states/make_states.py tests/data/states/v2 '{}'
+    PYTHONPATH=/tmp/v5 .venv/bin/python tests/data/states/make_states.py tests/data/states/v5 \
+        '{"branches": [{"kind": "network", "hidden": 16}, "linear", "analog"]}'    # version 5 on: branches
 
 It fits a detector (window 120, hidden 16, 3 epochs, seed 0) on server-like metrics with a daily pattern
 (every branch of that version takes part) and saves ``state.safetensors``, ``state.json`` and ``expected.npz``
@@ -41,8 +43,10 @@ def main(out: str, params: str) -> None:
     torch.set_num_threads(1)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    det = MultivariateDetector(sliding_window=120, epochs=3, seed=0, num_threads=1, hidden=16,
-                               **json.loads(params)).fit(server_day(14, 0))
+    params = json.loads(params)
+    hidden = {} if "branches" in params else {"hidden": 16}  # before version 5 the network's size was the detector's
+    det = MultivariateDetector(sliding_window=120, epochs=3, seed=0, num_threads=1, **hidden,
+                               **params).fit(server_day(14, 0))
     test = server_day(4, 1, bump_at=2 * DAY + 6)
     result = det.score(test)
     tensors, meta = det.get_state()
