@@ -53,9 +53,30 @@ TRAIN_BODY = {"dataSource": str(SAMPLES / "sample_data_5_3000.csv"), "dataSchema
 # ---------------------------------------------------------------- the registry both sides start from
 
 
+PREPARE = r"""
+import importlib.util, json, pathlib, sys
+sys.path.insert(0, sys.argv[1])  # the workbench of the code before
+spec = importlib.util.spec_from_file_location("server_load", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(module.prepare_home(pathlib.Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
+"""
+
+
+def prepare_home_with(code: Path, folder: Path, models: int, epochs: int) -> dict:
+    """:func:`prepare_home` run by the checkout ``code`` (the code before): its models are saved in the older
+    state version, which both sides read (the code after upgrades it as it loads)."""
+    env = dict(os.environ, PYTHONPATH=str(code), WORKBENCH_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", PREPARE, str(code), __file__, str(folder), str(models), str(epochs)],
+                         cwd=code, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"preparing the registry with {code} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def prepare_home(folder: Path, models: int, epochs: int) -> dict:
     """A registry with ``models`` READY 5-variable models (one trained, the rest imported copies) and one
-    38-variable model, written by this checkout's client (the format is the same before and after)."""
+    38-variable model, written by the client that is importable (see :func:`prepare_home_with`)."""
     from workbench.client import AnomalyDetectorClient
 
     client = AnomalyDetectorClient(folder, epochs=epochs)
@@ -307,7 +328,19 @@ def _scenario(servers: list[Server], name: str, ids: dict[str, list[str]], body:
             out[server.name]["training_jobs"] = collections.Counter(trainings[server.name])
     answers = [parts[s.name][0]["first_answer"] for s in servers]
     out["answers_identical"] = all(a == answers[0] for a in answers) and bool(answers[0])
+    out["answers_equal_to_float32"] = bool(answers[0]) and all(_same(a, answers[0]) for a in answers)
     return out
+
+
+def _same(a, b, rel: float = 1e-5) -> bool:
+    """Equal JSON answers, numbers within ``rel`` (the scorer's float32 rounding may move the last digits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+    return a == b
 
 
 # ---------------------------------------------------------------- in process
@@ -373,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="server-load-"))
     machine_start = _machine()
     print("machine:", machine_start, flush=True)
-    made = prepare_home(work / "home", args.models, args.epochs)
+    made = prepare_home_with(before, work / "home", args.models, args.epochs)
     body = (SAMPLES / "detect_last_5_3000.json").read_bytes()
     sides = {"before": before, "after": ROOT}
     servers = []
@@ -477,7 +510,9 @@ def _markdown(report: dict) -> str:
             for side in ("before", "after"))
         + "; p99 with training / idle p99: " + ", ".join(
             f"{side} {report['one_model_during_training'][side]['p99_vs_idle']}" for side in ("before", "after"))
-        + ". Answers of both sides identical: " + str(all(report[k]["answers_identical"] for k in labels)) + ".",
+        + ". Answers of both sides identical: " + str(all(report[k]["answers_identical"] for k in labels))
+        + "; equal to float32 rounding (numbers within 1e-5): "
+        + str(all(report[k].get("answers_equal_to_float32") for k in labels)) + ".",
         "",
         "In process (the client, no HTTP), ms per detect-last call, median of 3 alternating rounds: " + "; ".join(
             f"{case}: before {v['before']['median_ms']}, after {v['after']['median_ms']} "
