@@ -3,8 +3,8 @@
 Each tree is timed in its own process, alternately, ``--rounds`` times: ``workbench.data.load`` of a
 MultiTable zip (``--rows`` x 10 variables, one a minute; every variable on every row, then 5% of each
 variable's rows missing) and of a OneTable CSV with two hours missing in every column, and the
-detect-last request series of a 38-variable x 400-timestamp body (``inference._request_series``, the
-server's hot path).  The machine's load moves single figures, so read the pairs::
+detect-last request variables of a 38-variable x 400-timestamp body (``inference._request_column``, or
+``_request_series`` in a checkout before it: the server's hot path).  The machine's load moves single figures, so read the pairs::
 
     git worktree add /tmp/before <commit>
     .venv/bin/python -m benchmarks.prep_ab /tmp/before .
@@ -33,7 +33,10 @@ kind, path = sys.argv[2], sys.argv[3]
 if kind == "body":
     import json
     from workbench.contracts import LastDetectionRequest
-    from workbench.mvad.inference import _request_series
+    try:
+        from workbench.mvad.inference import _request_column as _request_series  # arrays, no Series (issue 25)
+    except ImportError:  # a checkout before it
+        from workbench.mvad.inference import _request_series
     request = LastDetectionRequest.from_json(json.loads(open(path).read()))
     times = []
     for _ in range(30):

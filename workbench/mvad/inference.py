@@ -194,13 +194,6 @@ def _request_column(item, parsed: _ParsedStamps | None = None) -> data.Column:
     return data.Column(ordered, values if order is None else values[order])
 
 
-def _request_series(item, parsed: _ParsedStamps | None = None) -> pd.Series:
-    """:func:`_request_column` as a pandas Series (parse_timestamps gives ns)."""
-    column = _request_column(item, parsed)
-    index = pd.DatetimeIndex(column.stamps.view("datetime64[ns]"), tz="UTC")
-    return pd.Series(column.values, index=index, name=item.variable)
-
-
 def _request_values(item) -> np.ndarray:
     """A variable's values as float64 (``None`` is NaN): one numpy conversion, the element-wise rule on failure."""
     try:
