@@ -224,7 +224,7 @@ def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
     if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or rule.drift_factor * np.median(s) <= rule.threshold_:
         return float(rule.threshold_)
     cap = rule.drift_cap * float(np.median(s))
-    return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread),
+    return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread, 0.0),
                max(float(rule.threshold_), cap))
 
 
@@ -265,7 +265,7 @@ def _held_drift(rule: FlagRule, scores: np.ndarray) -> float:
     if rule.drift_factor <= 0 or len(s) < flags.DRIFT_MIN_ROWS or np.median(s) <= rule.drift_factor * rule.held_median_:
         return float(rule.threshold_)
     # drifted: the product's own-tail raise, which needs drift_factor x median above the threshold to act
-    return flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread)
+    return flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread, 0.0)
 
 
 def pot_threshold(scores: np.ndarray, risk: float, level: float) -> float:

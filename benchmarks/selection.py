@@ -41,6 +41,7 @@ CACHE = BENCH_DIR / "cache" / "select"
 RESULTS = BENCH_DIR / "results" / "selection"
 SEEDS = (0, 1, 2)
 F1_FLOOR = 0.005  # a family's F1 change smaller than this is noise even where its seeds agree exactly
+ENTITY_F1_MOVE = 0.05  # the rule report lists entities whose own-flag F1 moves by more than this
 NOISE_CAP = 0.01  # the Azure noise sample may be flagged on at most 1% of its rows (issue 23)
 CODE_VERSION = "1"  # bump when what the cache holds changes
 ERROR_SOURCES = ("workbench/mvad/branches/*.py", "workbench/mvad/scoring.py")  # (study branches: bump CODE_VERSION)
@@ -377,6 +378,21 @@ def verdict(default: dict, candidate: dict, base: dict, cand: dict) -> dict:
             "adopt": bool(gain > spread and not worse)}
 
 
+def entity_f1_changes(default: list[dict], rule: list[dict], beyond: float = ENTITY_F1_MOVE) -> list[dict]:
+    """The entities whose own-flag F1 (mean over cases and seeds) moves by more than ``beyond`` under a rule:
+    what the per-family verdict averages away (an entity losing while its family gains)."""
+    def per_entity(records):
+        out: dict[tuple[str, str], list[float]] = {}
+        for r in records:
+            if r.get("f1") is not None:
+                out.setdefault((r["family"], r["entity"]), []).append(r["f1"])
+        return {k: float(np.mean(v)) for k, v in out.items()}
+    before, after = per_entity(default), per_entity(rule)
+    moved = [{"family": f, "entity": e, "default_f1": before[(f, e)], "rule_f1": after[(f, e)]}
+             for (f, e) in before if (f, e) in after and abs(after[(f, e)] - before[(f, e)]) > beyond]
+    return sorted(moved, key=lambda m: m["rule_f1"] - m["default_f1"])
+
+
 def flag_verdict(default: dict, rule: dict, seeds: tuple[int, ...]) -> dict:
     """The adoption rule for a flag rule, which leaves the scores (VUS-PR) as they are: the mean over families of
     their pooled F1 better beyond the seed spread, no family's pooled F1 worse beyond its own (at least
@@ -432,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     candidates = [c if c.epochs is not None or args.epochs is None else
                   Candidate(c.name, c.detector, c.detector_class, args.epochs) for c in candidates]
     base_paths = ensure_cache(entities, seeds, default, args.workers, args.cache)
-    table = family_table(evaluate(default, entities, base_paths, seeds), seeds)
+    default_records = evaluate(default, entities, base_paths, seeds)
+    table = family_table(default_records, seeds)
     base = pooled(table, seeds)
     results = {"title": ", ".join(c.name for c in candidates) or "the default", "seeds": list(seeds),
                "entities": len(entities), "default": table, "default_pooled": base,
@@ -449,9 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.candidates import RULES
         for name, rule in RULES.items():
             study = Candidate(name, {"flag_rule": rule}, epochs=args.epochs)
-            rule_table = family_table(evaluate(study, entities, base_paths, seeds), seeds)
+            records = evaluate(study, entities, base_paths, seeds)
+            rule_table = family_table(records, seeds)
             results["rules"].append({"name": name, "spec": rule, "table": rule_table,
-                                     "verdict": flag_verdict(table, rule_table, seeds)})
+                                     "verdict": flag_verdict(table, rule_table, seeds),
+                                     "entities_moved": entity_f1_changes(default_records, records)})
     results["minutes"] = (time.perf_counter() - started) / 60
     results["command"] = "python -m benchmarks.selection " + " ".join(sys.argv[1:] if argv is None else argv)
     name = args.name or ("-".join(c.name for c in candidates) or "default") + ("-rules" if args.rules else "")

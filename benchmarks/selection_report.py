@@ -100,6 +100,10 @@ def markdown(results: dict) -> str:
                     f"their spread: {', '.join(v['families_worse']) or 'none'}; with fewer cases within half to "
                     f"twice: {', '.join(v['fewer_within']) or 'none'}; noise sample {_share(v['noise_flagged'])} "
                     f"flagged. **Verdict: {'adopt' if v['adopt'] else 'keep the default'}.**", ""]
+        moved = study.get("entities_moved")
+        if moved:
+            out += ["Entities whose F1 moves by more than 0.05 against the default (mean over cases and seeds): "
+                    + "; ".join(f"{m['entity']} {m['default_f1']:.2f} -> {m['rule_f1']:.2f}" for m in moved) + ".", ""]
     return "\n".join(out) + "\n"
 
 

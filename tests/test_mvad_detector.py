@@ -237,7 +237,7 @@ def test_drifted_data_with_a_long_fault_flag_the_fault_not_the_new_normal():
     rng = np.random.default_rng(2)
     normal = 1000.0 * np.exp(rng.normal(0.0, 0.01, size=650))
     fault = 1100.0 * np.exp(rng.normal(0.0, 0.01, size=350))
-    threshold = flags.drift_threshold(5.0, np.r_[normal, fault], 3.0, 3.0)
+    threshold = flags.drift_threshold(5.0, np.r_[normal, fault], 3.0, 3.0, 0.0)
     assert 5.0 < threshold < 3 * np.median(np.r_[normal, fault])
     assert (fault >= threshold).mean() > 0.99 and (normal >= threshold).mean() < 0.01
 

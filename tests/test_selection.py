@@ -79,3 +79,13 @@ def test_a_small_selection_run_writes_its_table_and_verdict(tmp_path):
     results = json.loads((out / "no-analog.json").read_text())
     assert results["default"]["noise"]["clean_flagged"] is not None
     assert "Verdict" in (out / "no-analog.md").read_text()
+
+
+def test_the_rule_report_names_the_entities_a_rule_moves_beyond_the_family_means():
+    def records(f1s):
+        return [{"family": "smd", "entity": e, "seed": s, "f1": f} for e, per_seed in f1s.items()
+                for s, f in enumerate(per_seed)] + [{"family": "noise", "entity": "clean", "seed": 0, "f1": None}]
+    default = records({"machine-a": [0.90, 0.88], "machine-b": [0.30, 0.32]})
+    rule = records({"machine-a": [0.72, 0.74], "machine-b": [0.33, 0.33]})  # a loses 0.16, b gains 0.02
+    moved = selection.entity_f1_changes(default, rule)
+    assert [(m["entity"], round(m["default_f1"], 2), round(m["rule_f1"], 2)) for m in moved] == [("machine-a", 0.89, 0.73)]

@@ -149,7 +149,7 @@ def calibrate_threshold(scores: np.ndarray, spread_multiple: float, tail_quantil
 
 
 def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, tail_spread: float,
-                    top_share: float = 0.0) -> float:
+                    top_share: float) -> float:
     """``threshold``, or for at least ``DRIFT_MIN_ROWS`` scores whose median times ``drift_factor`` exceeds it,
     their median log score plus ``tail_spread`` spreads measured below it, at most ``drift_factor`` x their
     median or the score their top ``top_share`` reach (where higher), and never below ``threshold``.

@@ -26,9 +26,8 @@ agree exactly.  Evidence: ``benchmarks/results/daily_proxy.md``, ``benchmarks/re
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -119,7 +118,7 @@ def contexts(z: np.ndarray, rows: np.ndarray, shape: tuple[int, int, int], colum
     return means[starts].reshape(len(rows), -1)  # means[i]: rows first+i .. first+i+width-1
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _block_starts(shape: tuple[int, int, int]) -> np.ndarray:
     """``(bins,)``: how many rows before a row each block of its context starts, oldest first."""
     gap, bins, width = shape
