@@ -116,6 +116,9 @@ def test_the_cache_keeps_at_most_its_count_and_memory(trained, tmp_path):
     b'{"s": "\\ud800"}', b'{"a": 1, "a": 2}', b"[" * 64 + b"]" * 64, b"[" * 65 + b"]" * 65,
     b"[" * 5000 + b"]" * 5000, json.dumps({"displayName": "[" * 1000}).encode(), b"{nope", b"\xff\xfe",
     b'{"a": [1, 2', b"1e400",
+    # few containers, an object deep in a long list: the walk must still find it (and its huge integer)
+    json.dumps({"values": [1.5] * 1000 + [{"big": 2**64}]}).encode(),
+    json.dumps({"values": [1.5] * 1000 + [[[[["x"]]]]]}).encode(), b"[" * 30 + b"{}" + b"]" * 30,
 ])
 def test_bodies_are_read_as_the_standard_library_reads_them(raw):
     try:

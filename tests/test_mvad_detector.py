@@ -230,6 +230,30 @@ def test_threshold_follows_data_that_drifted_as_a_whole():
     assert rule.set_params(drift_factor=3.0).threshold_for(drifted[:50]) == 10.0   # too few rows to judge drift
 
 
+def test_the_drift_threshold_is_numpys_median_and_quantiles_to_the_last_bit():
+    """The rule reads its median and quantiles off one sorted copy; they must be numpy's, bit for bit."""
+    def by_numpy(threshold, scores, factor, spread, top_share):
+        s = scores[np.isfinite(scores)]
+        median = float(np.median(s))
+        if len(s) < flags.DRIFT_MIN_ROWS or factor * median <= threshold:
+            return threshold
+        logs = np.log(np.maximum(s, 1e-12))
+        low = (float(np.median(logs)) - float(np.quantile(logs, 0.25))) / 0.6745
+        cap = max(factor * median, float(np.quantile(s, 1 - top_share)) if top_share else 0.0)
+        return max(threshold, min(cap, float(np.exp(float(np.median(logs)) + spread * low))))
+
+    rng = np.random.default_rng(0)
+    for case in range(400):
+        n = int(rng.integers(100, 2000))
+        scores = [rng.lognormal(size=n), rng.integers(0, 4, n).astype(float), np.abs(rng.standard_cauchy(n)),
+                  np.round(rng.exponential(size=n), 2)][case % 4]
+        scores[rng.integers(0, n, case % 3)] = np.nan
+        threshold = float(np.nanmedian(scores) * rng.uniform(0.5, 6))
+        for top_share in (0.0, 0.005, 0.02):
+            assert flags.drift_threshold(threshold, scores, 3.0, 3.0, top_share) == \
+                by_numpy(threshold, scores, 3.0, 3.0, top_share)
+
+
 def test_drifted_data_with_a_long_fault_flag_the_fault_not_the_new_normal():
     """SKAB-like: every row scores ~1,000x the training level and a third of them 10% more (the fault).
     3 x the median would flag nothing; the scored rows' own tail, spread measured below their median,

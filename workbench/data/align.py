@@ -16,6 +16,7 @@ Either way :meth:`AlignedData.gaps` lists the stretches where every variable is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,25 +39,41 @@ class Column:
 
 @dataclass
 class AlignedData:
-    """The aligned, gap-free values and the mask of the cells that were really observed."""
+    """The aligned, gap-free values and the mask of the cells that were really observed.
 
-    frame: pd.DataFrame          # (T, V) float64 on a UTC DatetimeIndex
+    Kept as arrays; :attr:`frame` is the pandas view of them, built when first asked for (a detect-last call
+    scores the arrays and never needs it)."""
+
+    stamps: np.ndarray           # (T,) int64 ns since the epoch, UTC, increasing
+    values: np.ndarray           # (T, V) float64, no NaN
+    names: list[str]             # the V variables, in order
     observed: np.ndarray         # (T, V) bool: False where a value was filled
     step: int = 0                # ns between timestamps on the data's regular grid; 0: no regular grid
     unfilled: str = ""           # why timestamps missing in every variable were not filled in (empty: they were)
 
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """(T, V) float64 on a UTC DatetimeIndex (sharing :attr:`values`)."""
+        index = pd.DatetimeIndex(self.stamps.view("datetime64[ns]")).tz_localize("UTC")
+        return pd.DataFrame(self.values, index=index, columns=self.names, copy=False)
+
+    def timestamp(self, row: int) -> pd.Timestamp:
+        """The UTC timestamp of ``row``."""
+        return pd.Timestamp(int(self.stamps[row]), tz="UTC")
+
     def clip(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "AlignedData":
         """Rows in ``[start, end]`` (bounds outside the data are clipped to it, as v1.1 did)."""
-        stamps = self.frame.index.asi8
+        stamps = self.stamps
         lo = 0 if start is None else int(np.searchsorted(stamps, start.value, side="left"))
         hi = len(stamps) if end is None else int(np.searchsorted(stamps, end.value, side="right"))
-        return AlignedData(self.frame.iloc[lo:hi], self.observed[lo:hi], self.step, self.unfilled)
+        return AlignedData(stamps[lo:hi], self.values[lo:hi], self.names, self.observed[lo:hi], self.step,
+                           self.unfilled)
 
     def gaps(self) -> pd.DataFrame:
         """Stretches where every variable is missing, in time order: ``start`` and ``end`` (the first and last
         missing timestamp), ``timestamps`` (how many), ``duration`` and ``filled`` (rows filled by
         ``fillNAMethod``; False: the index jumps over those points of the grid)."""
-        stamps = self.frame.index.asi8
+        stamps = self.stamps
         rows = []
         empty = ~self.observed.any(axis=1) if self.observed.size else np.zeros(len(stamps), dtype=bool)
         if empty.any():  # runs of rows no variable observed: filled
@@ -92,11 +109,11 @@ class AlignedData:
 
     def variable_states(self) -> list[VariableState]:
         """``variableStates`` sorted by ``filledNARatio`` descending (ties keep the variables' order)."""
-        total = len(self.frame)
+        total = len(self.stamps)
         counts = self.observed.sum(axis=0)
         states = []
         stamps: dict[int, pd.Timestamp] = {}  # variables mostly share their first and last rows
-        for j, name in enumerate(self.frame.columns):
+        for j, name in enumerate(self.names):
             rows = np.flatnonzero(self.observed[:, j])
             first = self._stamp(stamps, rows[0]) if rows.size else None
             last = self._stamp(stamps, rows[-1]) if rows.size else None
@@ -107,7 +124,7 @@ class AlignedData:
 
     def _stamp(self, known: dict[int, pd.Timestamp], row: int) -> pd.Timestamp:
         if row not in known:
-            known[row] = self.frame.index[row]
+            known[row] = self.timestamp(row)
         return known[row]
 
 
@@ -146,8 +163,7 @@ def align(variables: dict[str, pd.Series | Column], policy: AlignPolicy) -> Alig
     for j, name in enumerate(names):
         if not observed[:, j].all():
             _fill(values[:, j], observed[:, j], stamps, policy, name)
-    index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
-    return AlignedData(pd.DataFrame(values, index=index, columns=names, copy=False), observed, step, unfilled)
+    return AlignedData(stamps, values, names, observed, step, unfilled)
 
 
 def _stamps(variable: pd.Series | Column) -> np.ndarray:

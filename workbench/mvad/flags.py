@@ -160,19 +160,20 @@ def drift_threshold(threshold: float, scores: np.ndarray, drift_factor: float, t
     if drift_factor <= 0 or len(scores) < DRIFT_MIN_ROWS:  # fewer finite ones still
         return float(threshold)
     s = np.asarray(scores, dtype=np.float64)
-    s = s[np.isfinite(s)]
+    s = np.sort(s[np.isfinite(s)])  # sorted once: the median and the quantiles below are read off it
     if len(s) < DRIFT_MIN_ROWS:
         return float(threshold)
-    median = _median(s)
+    median = _sorted_median(s)
     if drift_factor * median <= threshold:
         return float(threshold)
     logs = np.log(np.maximum(s, 1e-12))
-    log_median = float(np.median(logs))
-    lower_spread = (log_median - float(np.quantile(logs, 0.25))) / 0.6745  # a normal's IQR / 2 in sigmas
+    logs.sort()  # already in order, the logarithm being monotone; sorted still, in case it rounds otherwise
+    log_median = _sorted_median(logs)
+    lower_spread = (log_median - _sorted_quantile(logs, 0.25)) / 0.6745  # a normal's IQR / 2 in sigmas
     own_tail = float(np.exp(log_median + tail_spread * lower_spread))
     cap = drift_factor * median
     if top_share > 0:
-        cap = max(cap, float(np.quantile(s, 1.0 - top_share)))
+        cap = max(cap, _sorted_quantile(s, 1.0 - top_share))
     return float(max(threshold, min(cap, own_tail)))
 
 
@@ -213,8 +214,24 @@ def severity(score: np.ndarray, threshold: float, flags: np.ndarray) -> np.ndarr
     return np.clip(out, 0.0, 1.0)
 
 
+def _sorted_quantile(s: np.ndarray, q: float) -> float:
+    """``np.quantile(s, q)`` (its default, linear method, to the last bit) of the sorted, finite ``s``: read at
+    its place rather than found again by a partition."""
+    place = (len(s) - 1) * q
+    if place >= len(s) - 1:
+        return float(s[-1])
+    below = math.floor(place)
+    gamma = place - below
+    a, b = float(s[below]), float(s[below + 1])
+    return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
+
+
 def _median(values: np.ndarray) -> float:
     """``np.median`` of finite values, without its overhead (most of a detect-last call's flag rule)."""
-    s = np.sort(values)
+    return _sorted_median(np.sort(values))
+
+
+def _sorted_median(s: np.ndarray) -> float:
+    """``np.median`` of the sorted, finite ``s``, to the last bit."""
     mid = len(s) // 2
     return float(s[mid]) if len(s) % 2 else float((s[mid - 1] + s[mid]) / 2.0)

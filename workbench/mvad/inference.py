@@ -49,15 +49,8 @@ class Detections:
 
     def interpretation(self, row: int, top_k: int) -> list[Interpretation]:
         """Top-k contributors of one row, each with its correlation changes (for anomalous rows)."""
-        weights = self.contributions.iloc[row].to_numpy()
-        if np.isnan(weights).all():
-            return []
-        order = np.argsort(-weights, kind="stable")[:top_k]
-        changes = self.changed_variables.get(row, {})
-        return [
-            Interpretation(self.variables[j], float(weights[j]), CorrelationChanges(changes.get(self.variables[j], [])))
-            for j in order
-        ]
+        return interpretation(self.variables, self.contributions.iloc[row].to_numpy(),
+                              self.changed_variables.get(row, {}), top_k)
 
     def evaluate(self, labels, *, window: int = 100) -> dict[str, float]:
         """VUS-PR, AUC-PR and F1 (no point adjustment) against 0/1 ``labels`` per timestamp
@@ -68,19 +61,32 @@ class Detections:
 
     def results(self, top_k: int) -> list[AnomalyState]:
         """The v1.1 ``results`` list; interpretation is given for anomalous rows, as the service did."""
-        out = []
         valid = self.frame["valid"].to_numpy()
         flags = self.frame["is_anomaly"].to_numpy()
         severity = self.frame["severity"].to_numpy()
         score = self.frame["score"].to_numpy()
-        for i, ts in enumerate(self.frame.index):
-            if not valid[i]:
-                out.append(AnomalyState(ts, None, [INSUFFICIENT_HISTORY]))
-                continue
-            interpretation = self.interpretation(i, top_k) if flags[i] else []
-            value = AnomalyValue(bool(flags[i]), float(severity[i]), float(score[i]), interpretation)
-            out.append(AnomalyState(ts, value, []))
-        return out
+        return [anomaly_state(ts, bool(valid[i]), bool(flags[i]), float(severity[i]), float(score[i]),
+                              lambda i=i: self.interpretation(i, top_k))
+                for i, ts in enumerate(self.frame.index)]
+
+
+def interpretation(variables: list[str], weights: np.ndarray, changes: dict[str, list[str]],
+                   top_k: int) -> list[Interpretation]:
+    """The ``top_k`` contributors of a row by its contribution ``weights``, each with its correlation changes."""
+    if np.isnan(weights).all():
+        return []
+    order = np.argsort(-weights, kind="stable")[:top_k]
+    return [Interpretation(variables[j], float(weights[j]), CorrelationChanges(changes.get(variables[j], [])))
+            for j in order]
+
+
+def anomaly_state(timestamp: pd.Timestamp, valid: bool, flag: bool, severity: float, score: float,
+                  explain) -> AnomalyState:
+    """One row of v1.1 ``results``: ``InsufficientHistoricalData`` without a full window, else the value, with
+    ``explain()`` (its interpretation) for anomalous rows only, as the service gave it."""
+    if not valid:
+        return AnomalyState(timestamp, None, [INSUFFICIENT_HISTORY])
+    return AnomalyState(timestamp, AnomalyValue(flag, severity, score, explain() if flag else []), [])
 
 
 def check_variables(expected: list[str], actual: list[str]) -> None:
@@ -97,19 +103,9 @@ def check_variables(expected: list[str], actual: list[str]) -> None:
                         "the data must hold exactly the model's variables; " + "; ".join(parts))
 
 
-def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int,
-                score_from: int | None = None) -> Detections:
-    """Score rows ``first_row..`` of ``history``; earlier rows supply the sliding window.
-
-    ``score_from`` (default: one window before ``first_row``) scores earlier
-    rows too, without returning them, so that their scores join the median
-    that raises the threshold for drifted data (detect-last uses the request's
-    whole history this way).
-    """
-    window = detector.sliding_window
-    start = max(0, first_row - window)
-    if score_from is not None:
-        start = max(0, min(score_from, start))
+def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int) -> Detections:
+    """Score rows ``first_row..`` of ``history``; the window before them supplies their sliding window."""
+    start = max(0, first_row - detector.sliding_window)
     values = history.to_numpy(dtype=np.float64)[start:]
     scored = detector.score(values)
     keep = slice(first_row - start, None)
@@ -147,13 +143,26 @@ def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionReque
 
 def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], align_policy: AlignPolicy,
                        top_k: int) -> LastDetectionResult:
-    """Score the latest timestamp of per-variable series (the whole history feeds the drift check)."""
+    """Score the latest timestamp of per-variable series (the whole history feeds the drift check).
+
+    The aligned arrays are scored as they are: only the last row is answered, so no table is built for it.
+    """
     check_variables(list(detector.variables_), list(variables))
     aligned = data.align({k: variables[k] for k in detector.variables_}, align_policy)
     states: list[VariableState] = aligned.variable_states()
-    frame = aligned.frame
-    detections = score_frame(detector, frame, len(frame) - 1, top_k, score_from=0)
-    return LastDetectionResult(states, detections.results(top_k))
+    values = aligned.values
+    scored = detector.score(values)
+    row = len(values) - 1
+    shares = scored.contributions[row]
+
+    def explain() -> list[Interpretation]:
+        changes = detector.correlation_changes(values, row, top_k, contributions=shares)
+        return interpretation(aligned.names, shares, changes, top_k)
+
+    valid = bool(scored.valid[row])
+    last = anomaly_state(aligned.timestamp(row), valid, bool(scored.is_anomaly[row]) and valid,
+                         float(scored.severity[row]), float(scored.score[row]), explain)
+    return LastDetectionResult(states, [last])
 
 
 class _ParsedStamps:

@@ -21,6 +21,7 @@ from workbench.exceptions import ErrorCode
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _CONTAINERS = (list, dict)
 _BIG = 2.0**63
+_OPEN_OBJECT, _OPEN_ARRAY = ord("{"), ord("[")
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -39,7 +40,7 @@ def loads(raw: bytes, max_depth: int) -> Any:
     except orjson.JSONDecodeError:
         pass
     else:
-        if _plain(value, max_depth):
+        if _plain(value, max_depth, raw):
             return value
     depth = json_depth(raw)
     if depth > max_depth:
@@ -59,9 +60,17 @@ def json_depth(raw: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
-def _plain(value: Any, limit: int) -> bool:
-    """Whether a parsed value nests at most ``limit`` levels and no object in it holds a number of 2**63 or more."""
-    depth, level = 0, [value] if type(value) in _CONTAINERS else []
+def _plain(value: Any, limit: int, raw: bytes = b"") -> bool:
+    """Whether a parsed value nests at most ``limit`` levels and no object in it holds a number of 2**63 or more.
+
+    The text ``raw`` bounds the walk: it nests no deeper than it has brackets and holds no more objects than
+    it has ``{``.  Where those bounds settle the depth (a v1.1 body has a dozen containers), the walk stops once
+    every object is seen, rather than reading each item of the long lists of timestamps and values.
+    """
+    text = np.frombuffer(raw, dtype=np.uint8)  # numpy counts a byte several times faster than bytes.count
+    objects = int(np.count_nonzero(text == _OPEN_OBJECT))
+    shallow = bool(raw) and objects + int(np.count_nonzero(text == _OPEN_ARRAY)) <= limit
+    depth, seen, level = 0, 0, [value] if type(value) in _CONTAINERS else []
     while level:
         depth += 1
         if depth > limit:
@@ -69,9 +78,12 @@ def _plain(value: Any, limit: int) -> bool:
         below = []
         for container in level:
             if type(container) is dict:
+                seen += 1
                 items = container.values()
                 if any(type(item) is float and abs(item) >= _BIG for item in items):
                     return False
+            elif shallow and seen >= objects:
+                continue  # every object is seen and the depth is bounded: nothing in this list matters
             else:
                 items = container
             kinds = set(map(type, items))
