@@ -51,27 +51,33 @@ NAMED: dict[str, dict] = {
 POT = "benchmarks.candidates:PeaksOverThreshold"
 RULES: dict[str, dict] = {
     "default": {},
-    "drift raise capped at 3x the median alone (the rule before)": {"drift_top_share": 0.0},
-    "drift raise up to the top 0.1%": {"drift_top_share": 0.001},
+    # the tail cap (adopted at 99.5%, issue 23; the rule before capped at 99.9%)
+    "cap at q99.9 (the rule before)": {"tail_quantile": 0.999},
+    "cap at q99.7": {"tail_quantile": 0.997},
+    "cap at q99.3": {"tail_quantile": 0.993},
+    "cap at q99": {"tail_quantile": 0.99},
+    "cap at q98": {"tail_quantile": 0.98},
+    "no tail cap": {"tail_quantile": 1.0},
+    "log-normal tail at 4.5 spreads": {"threshold_spread": 4.5},
+    "log-normal tail at 4 spreads": {"threshold_spread": 4.0},
+    # events
+    "crossings only": {"release": 1.0},
+    "release at 0.45 of the threshold": {"release": 0.45},
+    "release at 0.4 of the threshold": {"release": 0.4},
+    # the drift raise (its top-share cap adopted at 0.5%, issue 23)
+    "drift raise capped at 3x the median alone": {"drift_top_share": 0.0},
     "drift raise up to the top 0.2%": {"drift_top_share": 0.002},
     "drift raise up to the top 1%": {"drift_top_share": 0.01},
     "drift raise up to the top 2%": {"drift_top_share": 0.02},
-    "drift raise up to the top 5%": {"drift_top_share": 0.05},
-    "drift raise up to the top 10%": {"drift_top_share": 0.1},
-    "crossings only": {"release": 1.0},
+    "drift raise from 4x the median": {"drift_factor": 4.0},
     "no drift raise": {"drift_factor": 0.0},
-    "no q99.9 cap": {"tail_quantile": 1.0},
     "drift against the held-out median": {"class": "benchmarks.candidates:HeldDrift"},
+    "drift raise up to 10x the median": {"class": "benchmarks.candidates:WideDriftCap", "drift_cap": 10.0},
+    # peaks over threshold (SPOT's calibration)
     "POT 1e-3": {"class": POT, "risk": 1e-3},
     "POT 1e-4": {"class": POT, "risk": 1e-4},
     "POT 1e-3, drift against held-out": {"class": POT, "risk": 1e-3, "held_drift": True},
-    "POT 1e-4, drift against held-out": {"class": POT, "risk": 1e-4, "held_drift": True},
-    "drift raise up to 10x the median": {"class": "benchmarks.candidates:WideDriftCap", "drift_cap": 10.0},
-    "POT 1e-3, drift raise up to 10x the median": {"class": POT, "risk": 1e-3, "drift_cap": 10.0},
-    "drift raise up to 10x the median where the median drifted 3x": {"class": "benchmarks.candidates:DriftedWideCap",
-                                                                      "drift_cap": 10.0},
     "log-normal capped at POT 1e-3": {"class": "benchmarks.candidates:PotCap", "risk": 1e-3},
-    "log-normal capped at POT 1e-4": {"class": "benchmarks.candidates:PotCap", "risk": 1e-4},
 }
 
 
@@ -226,26 +232,6 @@ def _capped_drift(rule: FlagRule, scores: np.ndarray) -> float:
     cap = rule.drift_cap * float(np.median(s))
     return min(flags.drift_threshold(rule.threshold_, s, np.inf, rule.drift_tail_spread, 0.0),
                max(float(rule.threshold_), cap))
-
-
-class DriftedWideCap(FlagRule):
-    """The drift raise may reach ``drift_cap`` x the call's median only where the call really drifted (its median
-    score over ``drift_factor`` x the held-out median); where the raise acts on tight, undrifted scores (the
-    batch-level tail) it stays capped at ``drift_factor`` x the median."""
-
-    def __init__(self, drift_cap: float = 10.0, **params) -> None:
-        super().__init__(**params)
-        self.drift_cap = drift_cap
-
-    def _calibrate(self, scores: np.ndarray) -> float:
-        self.held_median_ = float(np.median(scores[np.isfinite(scores)]))
-        return super()._calibrate(scores)
-
-    def threshold_for(self, scores: np.ndarray) -> float:
-        s = scores[np.isfinite(scores)]
-        if len(s) >= flags.DRIFT_MIN_ROWS and np.median(s) > self.drift_factor * self.held_median_:
-            return _capped_drift(self, scores)
-        return super().threshold_for(scores)
 
 
 class HeldDrift(FlagRule):

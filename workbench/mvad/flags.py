@@ -47,7 +47,8 @@ class FlagRule(Parameters):
       their median log score plus this many robust spreads, so the few anomalies an unlabeled training
       period holds do not move it ...
     * ``tail_quantile`` -- ... capped at this quantile of them: periodic data's errors swing with the phase
-      and their log-normal tail would lie above every held-out score (1 turns the cap off);
+      and their log-normal tail would lie above every held-out score; 99.5% rather than 99.9%, which a
+      few hundred held-out rows put at their maximum (1 turns the cap off; ``selection/rules.md``);
     * ``drift_factor`` -- a call's rows drifted when this many times their median score exceeds the model's
       threshold; the threshold is then their own log-normal tail (``drift_tail_spread`` spreads measured
       below their median, so a fault lasting up to half the rows does not widen it), at most this many
@@ -60,7 +61,7 @@ class FlagRule(Parameters):
       or above the median score of the rows scored, so it does not run on through drifted data).
     """
 
-    def __init__(self, threshold_spread: float = 5.0, tail_quantile: float = 0.999, drift_factor: float = 3.0,
+    def __init__(self, threshold_spread: float = 5.0, tail_quantile: float = 0.995, drift_factor: float = 3.0,
                  drift_tail_spread: float = 3.0, drift_top_share: float = 0.005, release: float = 0.5) -> None:
         self.threshold_spread = threshold_spread
         self.tail_quantile = tail_quantile
