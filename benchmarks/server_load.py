@@ -10,10 +10,14 @@ Both servers start in their own processes on free 127.0.0.1 ports, each on its o
 holding 100 READY models (5 variables, window 200: one trained, 99 imported from it) and one 38-variable
 model.  The shared streaming body (5 variables x 1,000 points) is fired as detect-last calls with
 ``--concurrency`` in flight: at one model, round-robin over ``--models`` models, and while training jobs
-run one after another; the scenarios alternate between the sides round by round (``--rounds``), so a
-neighbour's load falls on both.  Then a soak of ``--soak`` calls with ``--soak-concurrency`` in flight.
+run one after another; then the fleet again with each model's call a minute on from its last (a stream of
+bodies, as assets send them); the scenarios alternate between the sides round by round (``--rounds``), so
+a neighbour's load falls on both.  Then a soak of ``--soak`` calls with ``--soak-concurrency`` in flight.
 Calls are not retried: 429 answers are counted, and so are dropped connections (any transport error).
-Also timed, in alternating subprocesses: one detect-last call in process (the client, no HTTP).
+A body sent again, or a minute on, shares its history with the model's last call: code with the stream
+memo (``inference.StreamMemo``) scores only the new rows of it, which the stream scenario shows as fleets
+see it.  Also timed, in alternating subprocesses: one detect-last call in process (the client, no HTTP), the
+same body again and each call a minute on.
 Results: ``benchmarks/results/server_load.json`` and ``.md``.  Traffic never leaves this machine.
 """
 from __future__ import annotations
@@ -168,17 +172,21 @@ class Server:
 # ---------------------------------------------------------------- load
 
 
-async def _fire(base: str, model_ids: list[str], body: bytes, requests: int, concurrency: int) -> dict:
+async def _fire(base: str, model_ids: list[str], body: bytes | list[bytes], requests: int, concurrency: int,
+                first: int = 0) -> dict:
     """``requests`` detect-last calls, ``concurrency`` in flight, model ids round-robin; nothing retried.
 
+    ``body``: one body for every call, or a stream of them: call ``first + i`` sends ``body[(first + i) //
+    len(model_ids)]``, so each model gets the next one each time round the fleet (a minute on, as fleets stream).
     A minimal HTTP/1.1 client on asyncio streams, one keep-alive connection per call in flight: a Python HTTP
     library with hundreds of connections (httpx) spends most of a core itself on this 2-core machine.
     """
     url = httpx.URL(base)
     host, port, prefix = url.host, url.port, url.path
-    heads = [(f"POST {prefix}/multivariate/models/{m}:detect-last HTTP/1.1\r\nHost: {host}:{port}\r\n"
-              f"Ocp-Apim-Subscription-Key: {KEY}\r\nContent-Type: application/json\r\n"
-              f"Content-Length: {len(body)}\r\n\r\n").encode() for m in model_ids]
+    bodies = body if isinstance(body, list) else [body]
+    heads = [[(f"POST {prefix}/multivariate/models/{m}:detect-last HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               f"Ocp-Apim-Subscription-Key: {KEY}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(b)}\r\n\r\n").encode() for m in model_ids] for b in bodies]
     latencies: list[float] = []
     statuses: collections.Counter = collections.Counter()
     dropped: collections.Counter = collections.Counter()
@@ -192,8 +200,9 @@ async def _fire(base: str, model_ids: list[str], body: bytes, requests: int, con
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
                 start = time.perf_counter()
-                writer.write(heads[i % len(heads)])
-                writer.write(body)
+                which = (first + i) // len(model_ids) % len(bodies) if len(bodies) > 1 else 0
+                writer.write(heads[which][i % len(model_ids)])
+                writer.write(bodies[which])
                 await writer.drain()
                 status, closing, payload = await _response(reader)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
@@ -205,7 +214,7 @@ async def _fire(base: str, model_ids: list[str], body: bytes, requests: int, con
             statuses[status] += 1
             if status == 200:
                 latencies.append(time.perf_counter() - start)
-                if not first_answer and i % len(heads) == 0:
+                if not first_answer and i % len(model_ids) == 0:
                     first_answer.update(json.loads(payload))
             if closing:
                 writer.close()
@@ -309,15 +318,17 @@ def _scenario(servers: list[Server], name: str, ids: dict[str, list[str]], body:
     for r in range(rounds):
         for server in (servers if r % 2 == 0 else servers[::-1]):
             share = requests // rounds + (1 if r < requests % rounds else 0)
+            first = sum(part["requests"] for part in parts[server.name])  # a stream goes on where it stopped
             before_cpu = server.cpu_seconds()
             if training:
                 with _Trainer(server) as trainer:
                     parts[server.name].append(asyncio.run(_fire(server.base, ids[server.name], body, share,
-                                                                concurrency)))
+                                                                concurrency, first)))
                     cpu[server.name] += server.cpu_seconds() - before_cpu
                 trainings[server.name] += trainer.finished
             else:
-                parts[server.name].append(asyncio.run(_fire(server.base, ids[server.name], body, share, concurrency)))
+                parts[server.name].append(asyncio.run(_fire(server.base, ids[server.name], body, share, concurrency,
+                                                            first)))
                 cpu[server.name] += server.cpu_seconds() - before_cpu
             print(f"  {name} round {r + 1} {server.name}: {_summary(parts[server.name][-1:], float('nan'))}",
                   flush=True)
@@ -349,12 +360,14 @@ def _same(a, b, rel: float = 1e-5) -> bool:
 INPROC = """
 import json, sys, time
 from workbench.client import AnomalyDetectorClient
-home, model, body, calls = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3])), int(sys.argv[4])
+home, model, bodies, calls = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3])), int(sys.argv[4])
+bodies = bodies if isinstance(bodies, list) else [bodies]  # a list: a stream, each body a minute on
 client = AnomalyDetectorClient(home)
-client.detect_multivariate_last_anomaly(model, body)
+client.detect_multivariate_last_anomaly(model, bodies[0])
+calls = min(calls, len(bodies) - 1) if len(bodies) > 1 else calls
 start = time.perf_counter()
-for _ in range(calls):
-    client.detect_multivariate_last_anomaly(model, body)
+for i in range(calls):
+    client.detect_multivariate_last_anomaly(model, bodies[(i + 1) % len(bodies)])
 print((time.perf_counter() - start) / calls * 1000)
 """
 
@@ -433,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.models} models round-robin", flush=True)
         report["fleet_models"] = _scenario(servers, "fleet", fleet, body, args.requests, args.concurrency,
                                            args.rounds)
+        print(f"{args.models} models streaming", flush=True)
+        stream = _streaming_bodies(args.requests // len(made["models"]) + 2)
+        report["fleet_streaming"] = _scenario(servers, "streaming", fleet, stream, args.requests, args.concurrency,
+                                              args.rounds)
         print("one model during training", flush=True)
         report["one_model_during_training"] = _scenario(servers, "training", one, body, args.requests,
                                                         args.concurrency, args.rounds, training=True)
@@ -446,8 +463,11 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.stop()
     print("in process", flush=True)
+    stream_file = work / "home" / "stream_bodies.json"
+    stream_file.write_text("[" + ",".join(b.decode() for b in _streaming_bodies(args.inproc_calls + 1)) + "]")
     report["in_process_detect_last"] = _in_process(
         sides, work / "home", {"5x1000 (window 200)": (made["models"][0], SAMPLES / "detect_last_5_3000.json"),
+                               "5x1000, each call a minute on": (made["models"][0], stream_file),
                                "38x201 (window 200)": (made["wide_model"], work / "home" / "wide_body.json")},
         rounds=3, calls=args.inproc_calls)
     report["machine_at_end"] = _machine()
@@ -458,6 +478,16 @@ def main(argv: list[str] | None = None) -> int:
     print(Path(args.out).with_suffix(".md").read_text())
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _streaming_bodies(count: int, points: int = 1000) -> list[bytes]:
+    """``count`` detect-last bodies of the 5-variable sample, each ``points`` minutes ending a minute after the
+    one before (what an asset streaming once a minute sends), compact JSON as the SDK writes it."""
+    frame = pd.read_csv(SAMPLES / "sample_data_5_3000.csv", index_col=0)
+    start = len(frame) - points - count
+    return [json.dumps({"variables": [{"variable": c, "timestamps": list(part.index), "values": part[c].tolist()}
+                                      for c in part.columns]}).encode()
+            for part in (frame.iloc[start + i:start + i + points] for i in range(count))]
 
 
 def _goals(report: dict) -> dict:
@@ -477,6 +507,7 @@ def _goals(report: dict) -> dict:
 def _markdown(report: dict) -> str:
     rows = []
     labels = {"one_model": "one model", "fleet_models": "100 models round-robin",
+              "fleet_streaming": "100 models, each call a minute on (compact bodies)",
               "one_model_during_training": "one model, training jobs running", "soak": "soak"}
     for key, label in labels.items():
         for side in ("before", "after"):

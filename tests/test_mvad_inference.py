@@ -193,9 +193,10 @@ def test_detect_last_answers_as_the_general_path_does(model, monkeypatch):
     """The detect-last path (timestamps read by numpy where canonical, variables handed to alignment as arrays)
     answers every body, valid or not, exactly as pandas' timestamp parsing and per-variable Series do."""
     from workbench.contracts import LastDetectionRequest
-    from workbench.mvad.inference import detect_last_series
+    from workbench.mvad.inference import StreamMemo, detect_last_series
     from workbench.timegrid import parse_timestamps
 
+    monkeypatch.setattr(StreamMemo, "known", lambda self, stamps, values: None)  # every call scores every row
     client, model_id = model
     bodies = _edited_bodies()
     fast = {name: _outcome(client, model_id, body) for name, body in bodies.items()}
@@ -219,6 +220,59 @@ def test_detect_last_answers_as_the_general_path_does(model, monkeypatch):
                       "a variable twice"}
     assert fast["gapped in every variable"]["variableStates"][0]["filledNARatio"] > 0
     assert fast["beyond the year 2261"]["error"]["code"] == "InvalidTimestampFormat"
+
+
+def _close(a, b, rel: float = 1e-5) -> bool:
+    """Equal JSON answers, numbers within ``rel`` (float32 rounding: a row scored alone or in a batch)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+    return a == b
+
+
+def test_a_streaming_caller_gets_a_fresh_calls_answer_while_only_new_rows_are_scored(model):
+    """Fleets send detect-last the same history again, a few rows on: the model's memo keeps the scores of the
+    rows the calls share value for value, so only new rows are scored -- and every answer is a fresh call's."""
+    from workbench.contracts import LastDetectionRequest
+    from workbench.mvad.inference import detect_last
+
+    client, model_id = model
+    frame = pd.read_csv(SAMPLE, index_col=0)
+
+    def body(first: int, rows: int = 300, edit=None) -> dict:
+        part = frame.iloc[first:first + rows].copy()
+        if edit is not None:
+            part.iloc[edit, 2] += 5.0
+        return {"variables": [{"variable": c, "timestamps": list(part.index), "values": part[c].tolist()}
+                              for c in part.columns], "topContributorCount": 3}
+
+    document, detector, memo = client._models.streaming(model_id)
+    scored_rows = []
+    score = detector.score
+
+    def counting(values, known=None):
+        scored_rows.append(len(values) - (min(len(known), len(values) - 1) if known is not None else 0))
+        return score(values, known=known)
+
+    detector.score = counting
+    try:
+        calls = [("first", body(0)), ("one row on", body(1)), ("three rows on", body(4)), ("the same again", body(4)),
+                 ("a past value changed", body(5, edit=150)), ("a longer history", body(0, 400)),
+                 ("a shorter history", body(300, 100)), ("a jump past the memo", body(1000)),
+                 ("the anomaly of the sample", body(2700))]
+        for name, sent in calls:
+            answer = client.detect_multivariate_last_anomaly(model_id, sent)
+            fresh = detect_last(detector, document.model_info.align_policy,
+                                LastDetectionRequest.from_json(sent)).to_json()
+            assert _close(answer, fresh), name
+    finally:
+        detector.score = score
+    memo_rows = scored_rows[0::2]  # each call's own, then the fresh call's
+    assert memo_rows[:5] == [300, 1, 3, 1, 300 - 150]  # the first, then only new rows (the last row always)
+    assert memo_rows[5:] == [400, 1, 300, 300]  # before the memo: every row; inside it: the last; past it: every row
 
 
 def test_noise_false_positive_rate_and_severity(model):

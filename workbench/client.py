@@ -98,8 +98,8 @@ class AnomalyDetectorClient:
     def detect_multivariate_last_anomaly(self, model_id: str, options: dict[str, Any]) -> dict[str, Any]:
         """Synchronous detection of the latest timestamp (``variableStates`` and one result)."""
         request = LastDetectionRequest.from_json(options)
-        model, detector = self._models.ready(model_id)
-        return detect_last(detector, model.model_info.align_policy, request).to_json()
+        model, detector, memo = self._models.streaming(model_id)
+        return detect_last(detector, model.model_info.align_policy, request, memo).to_json()
 
     # ------------------------------------------------------------ univariate
 

@@ -111,11 +111,17 @@ class MultivariateDetector(Parameters):
             self.profile_ = CorrelationProfile().fit(rows.values[:cut], min(self.sliding_window, cut))
         return self
 
-    def score(self, values: np.ndarray) -> ScoreResult:
-        """Score every row of ``values`` (T, V); the first ``sliding_window`` rows are not valid."""
+    def score(self, values: np.ndarray, known: np.ndarray | None = None) -> ScoreResult:
+        """Score every row of ``values`` (T, V); the first ``sliding_window`` rows are not valid.
+
+        ``known``: the scores of the first ``len(known)`` rows where the caller has them already (a streaming
+        caller's overlap with its previous call: a row's score depends on its window only).  Those rows are
+        not scored again -- the last row always is -- and get no contributions (0); the flag rule still
+        judges every row.
+        """
         rows = self._rows(values)
         with self._runtime(), torch.inference_mode():
-            return self._score(rows)
+            return self._score(rows, known=known)
 
     def score_samples(self, values: np.ndarray) -> np.ndarray:
         """The raw anomaly score of every row (higher is more anomalous, as in PyOD; NaN without a full window)."""
@@ -267,28 +273,34 @@ class MultivariateDetector(Parameters):
         """The fitted branches that take part in the mix."""
         return [b for b in self.branches_ if b.active and b.weight > 0]
 
-    def _chunks(self, n_rows: int) -> Iterator[tuple[int, int]]:
-        for lo in range(self.sliding_window, n_rows, self.chunk_rows):
+    def _chunks(self, n_rows: int, first: int = 0) -> Iterator[tuple[int, int]]:
+        for lo in range(max(self.sliding_window, first), n_rows, self.chunk_rows):
             yield lo, min(lo + self.chunk_rows, n_rows)
 
-    def _smoothed_errors(self, rows: Rows) -> Iterator[tuple[int, int, np.ndarray]]:
-        """``(lo, hi, errors)`` chunk by chunk: rows ``lo..hi`` (all with a full window), mixed and smoothed.
-        The one place where branches mix: each variable's error is the weighted sum of theirs."""
+    def _smoothed_errors(self, rows: Rows, first: int = 0) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(lo, hi, errors)`` chunk by chunk: rows ``lo..hi`` (all with a full window, from ``first`` on),
+        mixed and smoothed.  The one place where branches mix: each variable's error is the weighted sum of
+        theirs."""
         k = self.smoothing
         mixed = self._mixed()
-        for lo, hi in self._chunks(len(rows)):
+        for lo, hi in self._chunks(len(rows), first):
             targets = np.arange(lo - k + 1, hi)  # the smoothing reaches back k - 1 rows, inside the window
             errors = scoring.mix([(branch.weight, branch.errors(rows, targets)) for branch in mixed])
             yield lo, hi, scoring.trailing_mean(errors, k)
 
-    def _score(self, rows: Rows, flags: bool = True) -> ScoreResult:
-        """Score normalised rows chunk by chunk (extra memory bounded by ``chunk_rows``)."""
+    def _score(self, rows: Rows, flags: bool = True, known: np.ndarray | None = None) -> ScoreResult:
+        """Score normalised rows chunk by chunk (extra memory bounded by ``chunk_rows``); rows with a
+        ``known`` score take it (see :meth:`score`)."""
         n_rows, n_vars = rows.values.shape
         valid = np.arange(n_rows) >= self.sliding_window
         score = np.full(n_rows, np.nan)
         shares = np.zeros((n_rows, n_vars))
         top = scoring.top_count(n_vars, self.top_fraction)
-        for lo, hi, smoothed in self._smoothed_errors(rows):
+        first = 0
+        if known is not None:
+            first = min(len(known), n_rows - 1)  # the last row is scored: its contributions are the answer's
+            score[self.sliding_window:first] = known[self.sliding_window:first]
+        for lo, hi, smoothed in self._smoothed_errors(rows, first):
             score[lo:hi] = scoring.aggregate(smoothed, top)
             shares[lo:hi] = scoring.contributions(smoothed)
         if not flags:  # calibration: the rule is not fitted yet

@@ -128,21 +128,63 @@ def score_frame(detector, history: pd.DataFrame, first_row: int, top_k: int) -> 
     return Detections(frame, contributions, changed, scored.threshold, scored.release)
 
 
-def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest) -> LastDetectionResult:
+class StreamMemo:
+    """What a model's latest detect-last call scored: its aligned timestamps and values and its row scores.
+
+    A streaming caller sends the same history again, shifted by the rows that arrived since.  A row's score
+    depends only on the rows of its sliding window, so the rows whose values (and timestamps) the two calls
+    share keep their scores and only the new rows are scored: the answer is the one a fresh call gives, to
+    float32 rounding (a row scored alone and in a batch differ by about 1e-7).  Calls of up to
+    ``MAX_BYTES`` of aligned values are kept; one snapshot is swapped in whole, so concurrent calls are safe.
+    """
+
+    MAX_BYTES = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        last = self._last
+        return sum(a.nbytes for a in last) if last is not None else 0
+
+    def known(self, stamps: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+        """The scores of the leading rows of a call that the latest call scored with the same values, if any."""
+        last = self._last
+        if last is None or not len(stamps):
+            return None
+        old_stamps, old_values, old_scores = last
+        shift = int(np.searchsorted(old_stamps, stamps[0]))
+        if shift >= len(old_stamps) or old_stamps[shift] != stamps[0]:
+            return None
+        overlap = min(len(old_stamps) - shift, len(stamps))
+        same = (old_stamps[shift:shift + overlap] == stamps[:overlap]) & \
+            (old_values[shift:shift + overlap] == values[:overlap]).all(axis=1)
+        shared = overlap if same.all() else int(same.argmin())  # rows up to the first that differs
+        return old_scores[shift:shift + shared]
+
+    def keep(self, stamps: np.ndarray, values: np.ndarray, scores: np.ndarray) -> None:
+        if values.nbytes <= self.MAX_BYTES:
+            self._last = (stamps, values, scores)
+
+
+def detect_last(detector, align_policy: AlignPolicy, request: LastDetectionRequest,
+                memo: StreamMemo | None = None) -> LastDetectionResult:
     """Score the latest timestamp of a detect-last body, aligned with the model's ``align_policy``.
 
     Variables usually share one list of timestamps: each distinct list is parsed (and sorted) once, and the
-    variables go to alignment as arrays (``data.Column``), not as a pandas Series each.
+    variables go to alignment as arrays (``data.Column``), not as a pandas Series each.  ``memo``: the
+    model's :class:`StreamMemo` (the rows a streaming caller sent before are not scored again).
     """
     parsed = _ParsedStamps()
     variables = {v.variable: _request_column(v, parsed) for v in request.variables}
     if len(variables) != len(request.variables):
         raise ValidationError(ErrorCode.BAD_ARGUMENT, "a variable appears twice in 'variables'")
-    return detect_last_series(detector, variables, align_policy, request.top_contributor_count)
+    return detect_last_series(detector, variables, align_policy, request.top_contributor_count, memo)
 
 
 def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], align_policy: AlignPolicy,
-                       top_k: int) -> LastDetectionResult:
+                       top_k: int, memo: StreamMemo | None = None) -> LastDetectionResult:
     """Score the latest timestamp of per-variable series (the whole history feeds the drift check).
 
     The aligned arrays are scored as they are: only the last row is answered, so no table is built for it.
@@ -151,7 +193,9 @@ def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], 
     aligned = data.align({k: variables[k] for k in detector.variables_}, align_policy)
     states: list[VariableState] = aligned.variable_states()
     values = aligned.values
-    scored = detector.score(values)
+    scored = detector.score(values, known=memo.known(aligned.stamps, values) if memo is not None else None)
+    if memo is not None:
+        memo.keep(aligned.stamps, values, scored.score)
     row = len(values) - 1
     shares = scored.contributions[row]
 

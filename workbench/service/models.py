@@ -15,6 +15,7 @@ from pathlib import Path
 from workbench.contracts import Model, ModelStatus
 from workbench.mvad.artifacts import WEIGHTS, export_zip, load_model, read_zip, save_model
 from workbench.mvad.detector import MultivariateDetector
+from workbench.mvad.inference import StreamMemo
 from workbench.service import lifecycle
 from workbench.service.registry import Registry
 
@@ -62,6 +63,11 @@ class ModelCache:
 
     def ready(self, model_id: str) -> tuple[Model, MultivariateDetector]:
         """A READY model and its fitted detector (``ModelStateError`` if it is not READY)."""
+        model, detector, _ = self.streaming(model_id)
+        return model, detector
+
+    def streaming(self, model_id: str) -> tuple[Model, MultivariateDetector, StreamMemo]:
+        """:meth:`ready`, with the detector's memo of its latest detect-last call (it goes with the entry)."""
         entry = self._entry(model_id)
         lifecycle.require_ready(entry.model)
         if entry.detector is None:
@@ -69,7 +75,7 @@ class ModelCache:
                 if entry.detector is None:
                     entry.detector, _ = load_model(self.registry.model_dir(model_id))
             self._trim()
-        return entry.model, entry.detector
+        return entry.model, entry.detector, entry.memo
 
     def detector(self, model_id: str) -> MultivariateDetector:
         return self.ready(model_id)[1]
@@ -118,10 +124,12 @@ class _Entry:
     model: Model
     detector: MultivariateDetector | None = None
     loading: threading.Lock = field(default_factory=threading.Lock)
+    memo: StreamMemo = field(default_factory=StreamMemo)
 
     @property
     def nbytes(self) -> int:
-        return len(self.document) + (self.weights[2] if self.weights and self.detector is not None else 0)
+        loaded = self.weights[2] if self.weights and self.detector is not None else 0
+        return len(self.document) + loaded + self.memo.nbytes
 
 
 def _file_identity(path: Path) -> tuple[int, int, int] | None:
