@@ -250,29 +250,34 @@ def test_a_streaming_caller_gets_a_fresh_calls_answer_while_only_new_rows_are_sc
                               for c in part.columns], "topContributorCount": 3}
 
     document, detector, memo = client._models.streaming(model_id)
-    scored_rows = []
+    scored = [0]
     score = detector.score
 
     def counting(values, known=None):
-        scored_rows.append(len(values) - (min(len(known), len(values) - 1) if known is not None else 0))
+        scored[0] += len(values) - (min(len(known), len(values) - 1) if known is not None else 0)
         return score(values, known=known)
 
     detector.score = counting
+    calls = [("first", body(0)), ("one row on", body(1)), ("three rows on", body(4)), ("the same again", body(4)),
+             ("a past value changed", body(5, edit=150)), ("a longer history", body(0, 400)),
+             ("a shorter history", body(300, 100)), ("a jump past the memo", body(1000)),
+             ("the anomaly of the sample", body(2700))]
+    rows_scored, answers = [], {}
     try:
-        calls = [("first", body(0)), ("one row on", body(1)), ("three rows on", body(4)), ("the same again", body(4)),
-                 ("a past value changed", body(5, edit=150)), ("a longer history", body(0, 400)),
-                 ("a shorter history", body(300, 100)), ("a jump past the memo", body(1000)),
-                 ("the anomaly of the sample", body(2700))]
         for name, sent in calls:
-            answer = client.detect_multivariate_last_anomaly(model_id, sent)
+            scored[0] = 0
+            answers[name] = client.detect_multivariate_last_anomaly(model_id, sent)
+            rows_scored.append(scored[0])
             fresh = detect_last(detector, document.model_info.align_policy,
                                 LastDetectionRequest.from_json(sent)).to_json()
-            assert _close(answer, fresh), name
+            assert _close(answers[name], fresh), name
+            if name == "first":
+                assert answers[name] == fresh  # nothing in the memo: the very same arithmetic
     finally:
         detector.score = score
-    memo_rows = scored_rows[0::2]  # each call's own, then the fresh call's
-    assert memo_rows[:5] == [300, 1, 3, 1, 300 - 150]  # the first, then only new rows (the last row always)
-    assert memo_rows[5:] == [400, 1, 300, 300]  # before the memo: every row; inside it: the last; past it: every row
+    assert answers["the same again"] == answers["three rows on"]  # the same body: the same answer, to the last digit
+    assert rows_scored[:5] == [300, 1, 3, 1, 300 - 150]  # the first, then only new rows (the last row always)
+    assert rows_scored[5:] == [400, 1, 300, 300]  # before the memo: every row; inside it: the last; past it: every row
 
 
 def test_noise_false_positive_rate_and_severity(model):

@@ -133,8 +133,9 @@ class StreamMemo:
 
     A streaming caller sends the same history again, shifted by the rows that arrived since.  A row's score
     depends only on the rows of its sliding window, so the rows whose values (and timestamps) the two calls
-    share keep their scores and only the new rows are scored: the answer is the one a fresh call gives, to
-    float32 rounding (a row scored alone and in a batch differ by about 1e-7).  Calls of up to
+    share keep their scores and only the new rows are scored.  The answered row is always scored alone, so
+    the same body gets the same answer to the last digit; a body a few rows on gets a fresh call's answer to
+    float32 rounding (its history rows scored in other batches, which move scores by about 1e-7).  Calls of up to
     ``MAX_BYTES`` of aligned values are kept; one snapshot is swapped in whole, so concurrent calls are safe.
     """
 
@@ -193,10 +194,13 @@ def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], 
     aligned = data.align({k: variables[k] for k in detector.variables_}, align_policy)
     states: list[VariableState] = aligned.variable_states()
     values = aligned.values
-    scored = detector.score(values, known=memo.known(aligned.stamps, values) if memo is not None else None)
+    row = len(values) - 1
+    known = memo.known(aligned.stamps, values) if memo is not None else None
+    if row > detector.sliding_window and (known is None or len(known) < row):
+        known = detector.score(values[:row], known=known).score  # the history the memo lacks, as one batch
+    scored = detector.score(values, known=known)  # the last row alone: its answer does not hang on the memo
     if memo is not None:
         memo.keep(aligned.stamps, values, scored.score)
-    row = len(values) - 1
     shares = scored.contributions[row]
 
     def explain() -> list[Interpretation]:
