@@ -339,16 +339,16 @@ def _scenario(servers: list[Server], name: str, ids: dict[str, list[str]], body:
             out[server.name]["training_jobs"] = collections.Counter(trainings[server.name])
     answers = [parts[s.name][0]["first_answer"] for s in servers]
     out["answers_identical"] = all(a == answers[0] for a in answers) and bool(answers[0])
-    out["answers_equal_to_float32"] = bool(answers[0]) and all(_same(a, answers[0]) for a in answers)
+    out["answers_equal_to_float32"] = bool(answers[0]) and all(equal_to_rounding(a, answers[0]) for a in answers)
     return out
 
 
-def _same(a, b, rel: float = 1e-5) -> bool:
+def equal_to_rounding(a, b, rel: float = 1e-5) -> bool:
     """Equal JSON answers, numbers within ``rel`` (the scorer's float32 rounding may move the last digits)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k], rel) for k in a)
+        return a.keys() == b.keys() and all(equal_to_rounding(a[k], b[k], rel) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y, rel) for x, y in zip(a, b))
+        return len(a) == len(b) and all(equal_to_rounding(x, y, rel) for x, y in zip(a, b))
     if isinstance(a, float) or isinstance(b, float):
         return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
     return a == b

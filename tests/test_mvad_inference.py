@@ -12,6 +12,7 @@ from workbench.client import AnomalyDetectorClient
 from workbench.contracts import parse_timestamp
 from workbench.exceptions import ErrorCode, WorkbenchError
 from workbench import MultivariateModel
+from benchmarks.server_load import equal_to_rounding
 
 SAMPLE = "data/samples/sample_data_5_3000.csv"
 WINDOW = 40
@@ -222,17 +223,6 @@ def test_detect_last_answers_as_the_general_path_does(model, monkeypatch):
     assert fast["beyond the year 2261"]["error"]["code"] == "InvalidTimestampFormat"
 
 
-def _close(a, b, rel: float = 1e-5) -> bool:
-    """Equal JSON answers, numbers within ``rel`` (float32 rounding: a row scored alone or in a batch)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k], rel) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y, rel) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
-    return a == b
-
-
 def test_a_streaming_caller_gets_a_fresh_calls_answer_while_only_new_rows_are_scored(model):
     """Fleets send detect-last the same history again, a few rows on: the model's memo keeps the scores of the
     rows the calls share value for value, so only new rows are scored -- and every answer is a fresh call's."""
@@ -270,7 +260,7 @@ def test_a_streaming_caller_gets_a_fresh_calls_answer_while_only_new_rows_are_sc
             rows_scored.append(scored[0])
             fresh = detect_last(detector, document.model_info.align_policy,
                                 LastDetectionRequest.from_json(sent)).to_json()
-            assert _close(answers[name], fresh), name
+            assert equal_to_rounding(answers[name], fresh), name
             if name == "first":
                 assert answers[name] == fresh  # nothing in the memo: the very same arithmetic
     finally:
