@@ -7,6 +7,7 @@ and turned into v1.1 JSON only when asked, so a million rows stay cheap.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +82,7 @@ def interpretation(variables: list[str], weights: np.ndarray, changes: dict[str,
 
 
 def anomaly_state(timestamp: pd.Timestamp, valid: bool, flag: bool, severity: float, score: float,
-                  explain) -> AnomalyState:
+                  explain: Callable[[], list[Interpretation]]) -> AnomalyState:
     """One row of v1.1 ``results``: ``InsufficientHistoricalData`` without a full window, else the value, with
     ``explain()`` (its interpretation) for anomalous rows only, as the service gave it."""
     if not valid:
