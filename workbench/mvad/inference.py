@@ -7,7 +7,6 @@ and turned into v1.1 JSON only when asked, so a million rows stay cheap.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +66,7 @@ class Detections:
         severity = self.frame["severity"].to_numpy()
         score = self.frame["score"].to_numpy()
         return [anomaly_state(ts, bool(valid[i]), bool(flags[i]), float(severity[i]), float(score[i]),
-                              lambda i=i: self.interpretation(i, top_k))
+                              self.interpretation(i, top_k) if flags[i] and valid[i] else [])
                 for i, ts in enumerate(self.frame.index)]
 
 
@@ -82,12 +81,12 @@ def interpretation(variables: list[str], weights: np.ndarray, changes: dict[str,
 
 
 def anomaly_state(timestamp: pd.Timestamp, valid: bool, flag: bool, severity: float, score: float,
-                  explain: Callable[[], list[Interpretation]]) -> AnomalyState:
-    """One row of v1.1 ``results``: ``InsufficientHistoricalData`` without a full window, else the value, with
-    ``explain()`` (its interpretation) for anomalous rows only, as the service gave it."""
+                  interpreted: list[Interpretation]) -> AnomalyState:
+    """One row of v1.1 ``results``: ``InsufficientHistoricalData`` without a full window, else the value with
+    its interpretation (callers give it for anomalous rows only, as the service did)."""
     if not valid:
         return AnomalyState(timestamp, None, [INSUFFICIENT_HISTORY])
-    return AnomalyState(timestamp, AnomalyValue(flag, severity, score, explain() if flag else []), [])
+    return AnomalyState(timestamp, AnomalyValue(flag, severity, score, interpreted), [])
 
 
 def check_variables(expected: list[str], actual: list[str]) -> None:
@@ -203,14 +202,12 @@ def detect_last_series(detector, variables: dict[str, pd.Series | data.Column], 
     if memo is not None:
         memo.keep(aligned.stamps, values, scored.score)
     shares = scored.contributions[row]
-
-    def explain() -> list[Interpretation]:
-        changes = detector.correlation_changes(values, row, top_k, contributions=shares)
-        return interpretation(aligned.names, shares, changes, top_k)
-
     valid = bool(scored.valid[row])
-    last = anomaly_state(aligned.timestamp(row), valid, bool(scored.is_anomaly[row]) and valid,
-                         float(scored.severity[row]), float(scored.score[row]), explain)
+    flagged = bool(scored.is_anomaly[row]) and valid
+    interpreted = interpretation(aligned.names, shares, detector.correlation_changes(
+        values, row, top_k, contributions=shares), top_k) if flagged else []
+    last = anomaly_state(aligned.timestamp(row), valid, flagged, float(scored.severity[row]),
+                         float(scored.score[row]), interpreted)
     return LastDetectionResult(states, [last])
 
 
